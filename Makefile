@@ -1,0 +1,48 @@
+# The two commands: `make run` and `make test`. Everything they need is set up here.
+PORT ?= 8000
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test bench lint format setup dev-setup clean
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+setup: $(VENV)/.installed
+	$(PY) manage.py migrate --verbosity 0
+	$(PY) manage.py load_lessons
+	$(PY) manage.py build_lab_images --if-missing
+
+run: setup
+	@echo "배움: http://127.0.0.1:$(PORT)/"
+	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) website.asgi:application
+
+test: $(VENV)/.dev-installed node_modules/.installed
+	$(PY) manage.py build_lab_images --if-missing
+	$(PY) -m pytest
+
+bench: $(VENV)/.dev-installed
+	$(PY) manage.py build_lab_images --if-missing
+	$(PY) -m sandbox.bench
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) node_modules db.sqlite3

@@ -1,0 +1,52 @@
+"""Shared test set-up: named users, the Docker Engine check, and a per-run sandbox namespace."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from sandbox import engine
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The real engine. On a laptop without one the test skips; under CI it fails."""
+    if not engine.ping():
+        message = "no Docker Engine answers (start dockerd, or set DOCKER_HOST)"
+        if _ci():
+            pytest.fail(message + " — CI must have one", pytrace=False)
+        pytest.skip(message)
+    if not engine.image_exists("baeum/lab"):
+        pytest.fail("the lab image is missing: run `manage.py build_lab_images`", pytrace=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "docker" in item.keywords:
+            item.fixturenames.insert(0, "docker_engine")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def sandbox_namespace():
+    # This test run's containers are labelled apart from a developer's running server, so the
+    # reaper of one never touches the other; the suite checks its own namespace is left empty.
+    from django.conf import settings
+
+    settings.SANDBOX_NAMESPACE = f"test-{uuid.uuid4().hex[:8]}"
+    yield settings.SANDBOX_NAMESPACE
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="correct horse battery")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="correct horse battery")

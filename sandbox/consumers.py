@@ -1,0 +1,80 @@
+"""Websocket consumers: thin — receive, authorize, relay."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+
+from sandbox import runs
+from sandbox.models import Run
+from sandbox.permissions import may_watch
+
+FRAMES = "sandbox/run_panel.html"
+REFUSED = 4403
+
+
+@database_sync_to_async
+def _watchable_run(user, run_id) -> Run | None:
+    run = Run.objects.filter(pk=run_id).first()
+    return run if run is not None and may_watch(user, run) else None
+
+
+@database_sync_to_async
+def _reload(run_id) -> Run:
+    return Run.objects.get(pk=run_id)
+
+
+class RunOutputConsumer(AsyncWebsocketConsumer):
+    """Streams one run's output, status and result as htmx out-of-band fragments."""
+
+    async def connect(self) -> None:
+        self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
+        self.group = runs.group_name(self.run_id)
+        self.seq = 0
+        run = await _watchable_run(self.scope["user"], self.run_id)
+        # Accept, then refuse in words: a socket closed during the handshake looks like a
+        # network failure to the browser, which would retry forever.
+        await self.accept()
+        if run is None:
+            await self._send("refused", run_id=self.run_id)
+            await self.close(code=REFUSED)
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Joined first, then the snapshot: an event published in between arrives twice and is
+        # dropped by its sequence number, so nothing is lost and nothing repeats.
+        live = runs.LIVE.get(self.run_id)
+        if live is not None:
+            self.seq = live.seq
+            await self._send("output-replace", run=run, text=live.transcript())
+            await self._send("status", run=run)
+        else:
+            await self._send("output-replace", run=run, text=run.transcript)
+            await self._end(run)
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        pass  # output sockets are one-way
+
+    async def run_status(self, event: dict) -> None:
+        await self._send("status", run=await _reload(self.run_id))
+
+    async def run_output(self, event: dict) -> None:
+        if event["seq"] <= self.seq:
+            return
+        self.seq = event["seq"]
+        await self._send(
+            "output-append", run_id=self.run_id, text=event["text"], dropped=event["dropped"]
+        )
+
+    async def run_ended(self, event: dict) -> None:
+        await self._end(await _reload(self.run_id))
+
+    async def _end(self, run: Run) -> None:
+        await self._send("status", run=run)
+        await self.close()
+
+    async def _send(self, partial: str, **context) -> None:
+        await self.send(text_data=render_to_string(f"{FRAMES}#{partial}", context))

@@ -1,0 +1,280 @@
+"""The only module that talks to the Docker Engine.
+
+Everything else in the project sees plain functions and two exceptions: EngineUnavailable (the
+engine cannot be reached, say so plainly and try again later) and EngineError (it answered, but
+refused). Every call has a timeout, so a hung engine cannot hang a request or a consumer.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import docker
+import requests
+from django.conf import settings
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import LogConfig, Ulimit
+from docker.utils.socket import frames_iter
+
+# Every container and network the project makes carries SANDBOX_LABEL, whose value is the
+# deployment's namespace (so two servers on one engine never reap each other's containers);
+# RUN_LABEL names its run.
+SANDBOX_LABEL = "baeum.sandbox"
+RUN_LABEL = "baeum.run"
+WORKDIR = "/work"
+
+
+class EngineUnavailable(Exception):
+    """The Docker Engine could not be reached (stopped, restarting, or hung)."""
+
+
+class EngineError(Exception):
+    """The Docker Engine answered with an error."""
+
+
+def hardening(memory: str | None = None) -> dict:
+    """The hardening profile: the one place that decides how a sandbox container is confined.
+
+    Every container the project starts is created with exactly these options. `memory` may only
+    lower the project's limit for one exercise, never raise it.
+    """
+    memory_limit = _smaller_memory(memory, settings.SANDBOX_MEMORY)
+    return {
+        "network_mode": "none",
+        "mem_limit": memory_limit,
+        # Swap equal to memory: with memory alone the engine silently allows as much swap again.
+        "memswap_limit": memory_limit,
+        "pids_limit": settings.SANDBOX_PIDS,
+        "nano_cpus": int(settings.SANDBOX_CPUS * 1e9),
+        # nofile and fsize, not nproc: nproc counts per host UID, so every sandbox running as the
+        # same user id would share one budget.
+        "ulimits": [
+            Ulimit(name="nofile", soft=256, hard=256),
+            Ulimit(name="fsize", soft=16 * 2**20, hard=16 * 2**20),
+        ],
+        # A real PID 1 forwards signals and reaps children (`timeout 2 sleep 10` works).
+        "init": True,
+        "read_only": True,
+        # tmpfs pages count against the memory limit, so these stay well under it.
+        "tmpfs": {
+            "/tmp": "rw,nosuid,nodev,size=16m,nr_inodes=4096,mode=1777",
+            WORKDIR: "rw,nosuid,nodev,size=16m,nr_inodes=4096,uid=1000,gid=1000,mode=0755",
+        },
+        "working_dir": WORKDIR,
+        "user": "1000:1000",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "privileged": False,
+        "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
+    }
+
+
+def _smaller_memory(requested: str | None, ceiling: str) -> str:
+    if requested is None:
+        return ceiling
+    return requested if parse_bytes(requested) < parse_bytes(ceiling) else ceiling
+
+
+def parse_bytes(size: str) -> int:
+    """'128m' → 134217728, as the engine reads memory sizes."""
+    units = {"b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+    text = size.strip().lower()
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+@functools.cache
+def _client() -> docker.DockerClient:
+    # DOCKER_HOST and friends come from the environment, as for the docker CLI.
+    return docker.from_env(version="auto", timeout=settings.DOCKER_TIMEOUT_SECONDS)
+
+
+def forget_client() -> None:
+    """Drop the cached client, e.g. after the engine restarted or DOCKER_HOST changed."""
+    _client.cache_clear()
+
+
+@contextmanager
+def _engine_call() -> Iterator[docker.DockerClient]:
+    try:
+        yield _client()
+    except APIError as error:
+        raise EngineError(error.explanation or str(error)) from error
+    except (DockerException, requests.exceptions.RequestException, OSError) as error:
+        forget_client()
+        raise EngineUnavailable(str(error)) from error
+
+
+def ping() -> bool:
+    try:
+        with _engine_call() as client:
+            return bool(client.ping())
+    except (EngineUnavailable, EngineError):
+        return False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    command: str
+    run_id: str
+    memory: str | None = None
+    name: str | None = None
+
+
+def create_container(spec: ContainerSpec) -> str:
+    """Create (not start) a hardened container that runs `spec.command` under `sh -c`."""
+    with _engine_call() as client:
+        container = client.containers.create(
+            spec.image,
+            ["sh", "-c", spec.command],
+            name=spec.name,
+            labels={SANDBOX_LABEL: settings.SANDBOX_NAMESPACE, RUN_LABEL: spec.run_id},
+            detach=True,
+            **hardening(spec.memory),
+        )
+        return container.id
+
+
+class OutputStream:
+    """A container's attach stream: stdout and stderr interleaved as they were written.
+
+    Read from the attach stream, not from `logs(follow=True)`: log following stops when the
+    json-file log rotates (moby#39235).
+    """
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+        self._closed = threading.Event()
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            for _stream, data in frames_iter(self._sock, tty=False):
+                yield data
+        except OSError:
+            if not self._closed.is_set():
+                raise
+
+    def close(self) -> None:
+        """Close from any thread; a reader blocked in chunks() wakes up and ends."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        raw = getattr(self._sock, "_sock", self._sock)
+        try:
+            raw.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+
+
+def attach(container_id: str) -> OutputStream:
+    with _engine_call() as client:
+        sock = client.api.attach_socket(
+            container_id, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
+        )
+        return OutputStream(sock)
+
+
+def start(container_id: str) -> None:
+    with _engine_call() as client:
+        client.api.start(container_id)
+
+
+@dataclass(frozen=True)
+class ExitState:
+    exit_code: int | None
+    oom_killed: bool
+    running: bool
+
+
+def wait(container_id: str, timeout: float) -> None:
+    with _engine_call() as client:
+        try:
+            client.api.wait(container_id, timeout=timeout)
+        except requests.exceptions.ReadTimeout:
+            pass
+
+
+def exit_state(container_id: str) -> ExitState:
+    # OOM is read from State.OOMKilled, not guessed from exit code 137: a memory hog under `sh`
+    # can end with another code while the engine still reports the kill.
+    with _engine_call() as client:
+        state = client.api.inspect_container(container_id)["State"]
+        return ExitState(
+            exit_code=state.get("ExitCode"),
+            oom_killed=bool(state.get("OOMKilled")),
+            running=bool(state.get("Running")),
+        )
+
+
+def kill(container_id: str) -> None:
+    with _engine_call() as client:
+        try:
+            client.api.kill(container_id)
+        except (NotFound, EngineError):
+            pass  # already gone or already stopped
+
+
+def remove(container_id: str) -> None:
+    with _engine_call() as client:
+        try:
+            client.api.remove_container(container_id, force=True)
+        except NotFound:
+            pass
+
+
+@dataclass(frozen=True)
+class LabelledContainer:
+    id: str
+    run_id: str
+    status: str
+
+
+def labelled_containers(namespace: str | None = None) -> list[LabelledContainer]:
+    """The project's containers: of one namespace (default: this deployment's), or of all ("*")."""
+    namespace = namespace or settings.SANDBOX_NAMESPACE
+    label = SANDBOX_LABEL if namespace == "*" else f"{SANDBOX_LABEL}={namespace}"
+    with _engine_call() as client:
+        found = client.api.containers(all=True, filters={"label": label})
+        return [
+            LabelledContainer(c["Id"], c["Labels"].get(RUN_LABEL, ""), c["State"]) for c in found
+        ]
+
+
+def inspect(container_id: str) -> dict:
+    """The engine's full view of a container (tests assert the hardening against it)."""
+    with _engine_call() as client:
+        return client.api.inspect_container(container_id)
+
+
+def image_exists(tag: str) -> bool:
+    with _engine_call() as client:
+        try:
+            client.images.get(tag)
+            return True
+        except ImageNotFound:
+            return False
+
+
+def try_pull(image: str) -> bool:
+    """Pull an image if a registry answers; offline (the usual case here) just say no."""
+    try:
+        with _engine_call() as client:
+            client.images.pull(image)
+            return True
+    except (EngineError, EngineUnavailable, NotFound):
+        return False
+
+
+def build_image(tag: str, context_dir: str, buildargs: dict[str, str]) -> None:
+    with _engine_call() as client:
+        client.images.build(
+            path=context_dir, tag=tag, buildargs=buildargs, rm=True, forcerm=True
+        )

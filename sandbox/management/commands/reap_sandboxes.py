@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from sandbox import engine
+from sandbox.reaper import abandon_unfollowed_runs, reap_orphans
+
+
+class Command(BaseCommand):
+    help = "Remove this deployment's sandbox containers that no live run owns (run it while the server is stopped, or from the server's own process)."
+
+    def handle(self, *args, **options) -> None:
+        try:
+            removed = reap_orphans()
+        except engine.EngineUnavailable as error:
+            raise CommandError(f"Docker Engine unreachable: {error}") from None
+        marked = abandon_unfollowed_runs()
+        self.stdout.write(f"removed {removed} container(s); marked {marked} run(s) as abandoned")

@@ -1,0 +1,53 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Run(models.Model):
+    """One execution of a student's command in a throwaway container, and what it left."""
+
+    class State(models.TextChoices):
+        STARTING = "starting", "시작 중"
+        RUNNING = "running", "실행 중"
+        EXITED = "exited", "종료"
+        TIMED_OUT = "timed_out", "시간 초과"
+        FAILED = "failed", "실패"
+
+    LIVE_STATES = (State.STARTING, State.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    # Free-form, set by whoever asked for the run (lessons: "lesson/<slug>/<exercise>").
+    label = models.CharField(max_length=200, db_index=True)
+    image = models.CharField(max_length=200)
+    command = models.TextField()
+    timeout_seconds = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.STARTING)
+    container_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    oom_killed = models.BooleanField(default=False)
+    transcript = models.TextField(blank=True)
+    transcript_dropped_bytes = models.PositiveIntegerField(default=0)
+    # A plain sentence for the student when the run could not do its job.
+    message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_state_display()})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE_STATES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.ended_at:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None

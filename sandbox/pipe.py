@@ -1,0 +1,53 @@
+"""Hands a container's output from the thread that reads it to the event loop that relays it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+
+class OutputPipe:
+    """Bounded: past `limit` unread bytes, newer bytes are dropped and counted, so a flood
+    (`yes`) cannot grow server memory however slow the relay is."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+        self._loop = loop
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._dropped = 0
+        self._eof = False
+        self._ready = asyncio.Event()
+
+    def put(self, data: bytes) -> None:
+        """Called from the reader thread."""
+        with self._lock:
+            room = max(self._limit - self._size, 0)
+            if len(data) > room:
+                self._dropped += len(data) - room
+                data = data[:room]
+            if data:
+                self._chunks.append(data)
+                self._size += len(data)
+        self._loop.call_soon_threadsafe(self._ready.set)
+
+    def close(self) -> None:
+        """Called from the reader thread at end of stream."""
+        with self._lock:
+            self._eof = True
+        self._loop.call_soon_threadsafe(self._ready.set)
+
+    async def take(self, timeout: float) -> tuple[bytes, int, bool]:
+        """Wait up to `timeout` seconds for output; return (bytes, dropped, end of stream)."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            pass
+        with self._lock:
+            data, dropped, eof = b"".join(self._chunks), self._dropped, self._eof
+            self._chunks, self._size, self._dropped = [], 0, 0
+            self._ready.clear()
+            if eof:
+                self._ready.set()  # later takes return at once
+        return data, dropped, eof

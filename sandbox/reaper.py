@@ -1,0 +1,55 @@
+"""Cleanup that does not depend on any run ending well: a failed start leaves a `created`
+container behind, a killed server leaves running ones. The reaper makes cleanup certain."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.utils import timezone
+
+from sandbox import engine, runs
+from sandbox.models import Run
+
+log = logging.getLogger(__name__)
+
+RESTARTED_MESSAGE = "서버가 다시 시작되어 이 실행을 이어서 볼 수 없어요. 다시 실행해 주세요."
+
+
+def reap_orphans() -> int:
+    """Remove this deployment's containers that no run followed by this process owns."""
+    followed = set(runs.LIVE)
+    removed = 0
+    for container in engine.labelled_containers():
+        if container.run_id not in followed:
+            engine.remove(container.id)
+            removed += 1
+    if removed:
+        log.info("reaper removed %d orphaned container(s)", removed)
+    return removed
+
+
+def abandon_unfollowed_runs() -> int:
+    """At start-up: runs still marked live belonged to a process that is gone. Say so."""
+    return Run.objects.filter(state__in=Run.LIVE_STATES).exclude(pk__in=list(runs.LIVE)).update(
+        state=Run.State.FAILED, message=RESTARTED_MESSAGE, ended_at=timezone.now()
+    )
+
+
+def _reap_forever(interval: float, stop: threading.Event) -> None:
+    while True:
+        try:
+            reap_orphans()
+        except (engine.EngineUnavailable, engine.EngineError) as error:
+            log.warning("reaper: engine unavailable (%s); will try again", error)
+        if stop.wait(interval):
+            return
+
+
+def start_background_reaper(interval: float) -> threading.Event:
+    """Reap now and every `interval` seconds in a daemon thread; set the event to stop."""
+    stop = threading.Event()
+    threading.Thread(
+        target=_reap_forever, args=(interval, stop), daemon=True, name="sandbox-reaper"
+    ).start()
+    return stop

@@ -1,0 +1,98 @@
+import asyncio
+import time
+
+import pytest
+from channels.layers import get_channel_layer
+from django.test import override_settings
+
+from sandbox import engine, runs
+from sandbox.models import Run
+from sandbox.tests.helpers import run_to_end, spec
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+
+
+async def test_output_arrives_in_order_with_exit_code(alice):
+    # The engine copies stdout and stderr separately: only a pause orders one after the other.
+    command = "for i in 1 2 3 4 5; do echo line $i; done; sleep 0.2; echo oops >&2; exit 3"
+    run = await run_to_end(alice, command)
+    assert run.state == Run.State.EXITED
+    assert run.exit_code == 3
+    assert run.transcript == "line 1\nline 2\nline 3\nline 4\nline 5\noops\n"
+    assert run.duration_seconds is not None and run.duration_seconds > 0
+
+
+async def test_container_is_gone_afterwards(alice):
+    run = await run_to_end(alice, "echo bye")
+    assert run.container_id
+    assert run.container_id not in {c.id for c in engine.labelled_containers()}
+    with pytest.raises(engine.EngineError):
+        engine.inspect(run.container_id)
+
+
+async def test_time_limit_kills_a_long_sleep(alice):
+    started = time.monotonic()
+    run = await run_to_end(alice, "echo sleeping; sleep 1000", timeout=2)
+    assert time.monotonic() - started < 15
+    assert run.state == Run.State.TIMED_OUT
+    assert "시간 제한(2초)" in run.message
+    assert run.transcript == "sleeping\n"
+    assert not engine.labelled_containers()
+
+
+async def test_output_is_published_live_line_by_line(alice):
+    # Listen on the run's group as a consumer would, and time each frame's arrival.
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    run = await runs.start_run(
+        spec(alice, "for i in 1 2 3 4; do echo tick $i; sleep 0.3; done")
+    )
+    await layer.group_add(runs.group_name(run.id), channel)
+    arrivals = []
+    while True:
+        event = await asyncio.wait_for(layer.receive(channel), timeout=20)
+        if event["type"] == "run.output":
+            arrivals.append((time.monotonic(), event["text"]))
+        if event["type"] == "run.ended":
+            break
+    await runs.wait_for_all()
+    texts = [text for _, text in arrivals]
+    assert "".join(texts) == "tick 1\ntick 2\ntick 3\ntick 4\n"
+    assert len(arrivals) >= 4, "each line should travel in its own frame"
+    assert arrivals[-1][0] - arrivals[0][0] > 0.6, "lines must arrive spread over the run"
+
+
+async def test_memory_hog_is_reported_as_oom(alice):
+    run = await run_to_end(alice, "awk 'BEGIN{s=\"x\"; while(1){s=s s}}'", memory="16m")
+    assert run.oom_killed
+    assert run.exit_code == 137
+    assert "메모리" in run.message
+
+
+async def test_transcript_is_capped_with_the_drop_counted(alice):
+    with override_settings(SANDBOX_TRANSCRIPT_BYTES=1000):
+        run = await run_to_end(alice, "yes 0123456789 | head -c 100000", timeout=20)
+    assert len(run.transcript.encode()) == 1000
+    assert run.transcript_dropped_bytes == 100000 - 1000
+
+
+async def test_engine_unreachable_fails_the_run_with_a_plain_message(alice, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    engine.forget_client()
+    try:
+        run = await run_to_end(alice, "echo never")
+    finally:
+        monkeypatch.undo()
+        engine.forget_client()
+    assert run.state == Run.State.FAILED
+    assert run.message == runs.ENGINE_DOWN_MESSAGE
+    # And the next run works once the engine is back.
+    assert (await run_to_end(alice, "echo back")).transcript == "back\n"
+
+
+async def test_a_student_over_quota_gets_a_clear_refusal(alice):
+    with override_settings(SANDBOX_MAX_PER_USER=1):
+        await runs.start_run(spec(alice, "sleep 2"))
+        with pytest.raises(runs.QuotaExceeded, match="1개"):
+            await runs.start_run(spec(alice, "echo second"))
+        await runs.wait_for_all()

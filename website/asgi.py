@@ -1,0 +1,20 @@
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "website.settings")
+# Django first: it sets up the apps that the routing below imports.
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from sandbox.reaper import abandon_unfollowed_runs, start_background_reaper  # noqa: E402
+from website.routing import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
+
+# The single-process default follows runs inside the server, so the server also cleans up after
+# a previous life of itself: runs it cannot follow are marked, orphaned containers reaped.
+abandon_unfollowed_runs()
+start_background_reaper(settings.SANDBOX_REAP_SECONDS)
