@@ -12,6 +12,7 @@ from sandbox.permissions import may_watch
 
 FRAMES = "sandbox/run_panel.html"
 REFUSED = 4403
+ENDED = 1000  # a normal close: the browser does not reconnect
 
 
 @database_sync_to_async
@@ -74,7 +75,7 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
 
     async def _end(self, run: Run) -> None:
         await self._send("status", run=run)
-        await self.close()
+        await self.close(code=ENDED)
 
     async def _send(self, partial: str, **context) -> None:
         await self.send(text_data=render_to_string(f"{FRAMES}#{partial}", context))

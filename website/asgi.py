@@ -8,11 +8,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from sandbox.reaper import abandon_unfollowed_runs, start_background_reaper  # noqa: E402
 from website.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
+application = ProtocolTypeRouter(
+    {
+        "http": ASGIStaticFilesHandler(django_asgi_app),
+        "websocket": websocket_application(),
+    }
+)
 
 # The single-process default follows runs inside the server, so the server also cleans up after
 # a previous life of itself: runs it cannot follow are marked, orphaned containers reaped.

@@ -59,7 +59,6 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
@@ -68,9 +67,10 @@ INSTALLED_APPS = [
     "lessons",
 ]
 
+# Every middleware here must be async-capable: one sync-only middleware makes Django run async
+# views on a throwaway event loop, and a run's follower task would die with it (a test checks).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -134,9 +134,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Serve straight from the app and project folders: no collectstatic step for one machine.
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+# The ASGI app serves static files straight from the app and project folders (asgi.py), so one
+# machine needs no collectstatic step; behind a proxy, collectstatic and let it serve STATIC_ROOT.
 
 LOGGING = {
     "version": 1,

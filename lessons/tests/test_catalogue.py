@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import pytest
+
+from lessons.catalogue import LessonError, catalogue, load_lesson
+
+FRONT = "---\ntitle: 시험\ntrack: docker\norder: 9\nminutes: 5\nsummary: 요약\n---\n"
+
+
+def write(tmp_path: Path, body: str, name: str = "docker-09-test.md") -> Path:
+    path = tmp_path / name
+    path.write_text(FRONT + body, encoding="utf-8")
+    return path
+
+
+def test_a_lesson_splits_into_prose_exercises_and_questions(tmp_path):
+    lesson = load_lesson(write(tmp_path, (
+        "## 시작\n\n```sh\necho sample\n```\n\n"
+        "```exercise\nid: hello\ntitle: 인사\ncommand: echo hi\neditable: true\n"
+        "expect: {exit_code: 0, output: hi}\n```\n\n중간 글\n\n"
+        "```question\nid: q1\nask: 무엇?\nchoices: [가, 나]\nanswer: 나\nexplain: 나예요\n```\n"
+    )))
+    assert [part.kind for part in lesson.parts] == ["html", "exercise", "html", "question"]
+    assert 'class="highlight"' in lesson.parts[0].html  # sample code is highlighted
+    exercise = lesson.exercises["hello"]
+    assert exercise.command == "echo hi" and exercise.editable and exercise.timeout == 20
+    assert exercise.expect.failures(0, "hi\n", False) == []
+    assert exercise.expect.failures(1, "bye\n", False) != []
+    assert lesson.questions["q1"].is_right(" 나 ") and not lesson.questions["q1"].is_right("가")
+
+
+def test_a_fence_inside_a_sample_block_is_just_text(tmp_path):
+    lesson = load_lesson(write(tmp_path, "````markdown\n```exercise\nnot: parsed\n```\n````\n"))
+    assert not lesson.exercises
+    assert "exercise" in lesson.parts[0].html
+
+
+@pytest.mark.parametrize(
+    ("block", "error"),
+    [
+        ("```exercise\nid: x\ntitle: t\ncommand: [unclosed\n```\n", r"docker-09-test.md:13: YAML"),
+        ("```exercise\nid: x\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\nrm: 1\n```\n", "모르는 키: rm"),
+        ("```exercise\nid: x\ntitle: t\ncommand: echo\n```\n", "expect"),
+        ("```exercise\nid: x\ntitle: t\nimage: ubuntu\ncommand: echo\nexpect: {exit_code: 0}\n```\n", "image"),
+        ("```exercise\nid: X Y\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\n```\n", "id는"),
+        ("```question\nid: q\nask: a\nchoices: [1, 2]\nanswer: 3\nexplain: e\n```\n", "answer는 choices"),
+        ("```question\nid: q\nask: a\nanswer: 3\n```\n", "explain"),
+        ("```exercise\nid: x\ntitle: t\ncommand: echo\nexpect: {output: '('}\n```\n", "정규식"),
+        ("```exercise\nid: x\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\n", "닫히지"),
+    ],
+)
+def test_a_mistake_names_the_file_and_line(tmp_path, block, error):
+    with pytest.raises(LessonError, match=error) as raised:
+        load_lesson(write(tmp_path, "글\n\n" + block))
+    assert "docker-09-test.md:" in str(raised.value)
+
+
+def test_an_id_used_twice_is_refused(tmp_path):
+    block = "```exercise\nid: a\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\n```\n"
+    with pytest.raises(LessonError, match="두 번"):
+        load_lesson(write(tmp_path, block + block))
+
+
+def test_front_matter_must_match_the_file_name(tmp_path):
+    with pytest.raises(LessonError, match="파일 이름"):
+        load_lesson(write(tmp_path, "글\n", name="docker-01-wrong.md"))
+
+
+def test_every_shipped_lesson_loads():
+    lessons = catalogue()
+    assert "docker-01-what-is-a-container" in lessons
+    for lesson in lessons.values():
+        assert lesson.parts and lesson.title
+        assert lesson.exercises or lesson.questions, f"{lesson.slug} has nothing to do"
