@@ -134,7 +134,10 @@ def load_lesson(path: Path) -> Lesson:
 
     def flush(prose: list[str]) -> None:
         if "".join(prose).strip():
-            parts.append(Part("html", html=renderer.reset().convert("\n".join(prose))))
+            html = renderer.reset().convert("\n".join(prose))
+            # Wide samples scroll sideways inside their box; keyboard users must reach it too.
+            html = html.replace("<pre>", '<pre tabindex="0">')
+            parts.append(Part("html", html=html))
         prose.clear()
 
     prose: list[str] = []

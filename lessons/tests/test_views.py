@@ -101,6 +101,12 @@ def test_a_question_answers_in_place(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/accounts/signup/?next=/", "/accounts/signup/", "/accounts/login/"])
+def test_account_pages_render(client, path):
+    assert client.get(path).status_code == 200
+
+
+@pytest.mark.django_db
 def test_signing_up_logs_in_and_returns_to_the_lesson(client):
     lesson_url = reverse("lesson_detail", args=[LESSON])
     response = client.post(
