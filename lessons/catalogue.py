@@ -44,7 +44,8 @@ class Expect:
             reasons.append(f"출력에서 `{self.output}`를 찾지 못했어요.")
         if self.oom_killed is not None and oom_killed != self.oom_killed:
             reasons.append(
-                "메모리 제한으로 강제 종료되어야 해요." if self.oom_killed
+                "메모리 제한으로 강제 종료되어야 해요."
+                if self.oom_killed
                 else "메모리 제한에 걸리지 않아야 해요."
             )
         return reasons
@@ -189,7 +190,9 @@ def _split_front_matter(path: Path, text: str) -> tuple[dict, str, int]:
     if data["track"] not in TRACKS:
         raise LessonError(f"{path}:1: track은 {', '.join(TRACKS)} 중 하나여야 합니다")
     if not path.stem.startswith(f"{data['track']}-{data['order']:02d}-"):
-        raise LessonError(f"{path}:1: 파일 이름은 {data['track']}-{data['order']:02d}-… 이어야 합니다")
+        raise LessonError(
+            f"{path}:1: 파일 이름은 {data['track']}-{data['order']:02d}-… 이어야 합니다"
+        )
     body_line = text[: match.end()].count("\n") + 1
     return {k: data[k] for k in required}, text[match.end() :], body_line
 
@@ -241,8 +244,16 @@ def _command(path: Path, line: int, command: object) -> str:
 
 def _exercise(path: Path, line: int, data: dict) -> Exercise:
     allowed = {
-        "id", "title", "image", "command", "editable", "timeout", "expect", "memory",
-        "repeat", "containers",
+        "id",
+        "title",
+        "image",
+        "command",
+        "editable",
+        "timeout",
+        "expect",
+        "memory",
+        "repeat",
+        "containers",
     }
     _check_keys(path, line, data, allowed)
     block_id = _block_id(path, line, data)
@@ -306,7 +317,9 @@ def _containers(path: Path, line: int, raw: object) -> tuple[Container, ...]:
 
 def _expect(path: Path, line: int, raw: object) -> Expect:
     if not isinstance(raw, dict) or not raw:
-        raise LessonError(f"{path}:{line}: expect에 exit_code, output, oom_killed 중 하나 이상이 필요합니다")
+        raise LessonError(
+            f"{path}:{line}: expect에 exit_code, output, oom_killed 중 하나 이상이 필요합니다"
+        )
     _check_keys(path, line, raw, {"exit_code", "output", "oom_killed"})
     exit_code, output, oom = raw.get("exit_code"), raw.get("output"), raw.get("oom_killed")
     if exit_code is not None and not isinstance(exit_code, int):

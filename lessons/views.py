@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
-from pygments.formatters import HtmlFormatter
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
+from pygments.formatters import HtmlFormatter
 
 from lessons.catalogue import MAX_COMMAND_BYTES, Exercise, Lesson, by_track, catalogue
 from sandbox import runs
@@ -43,7 +43,11 @@ def _run_message(request: HttpRequest, message: str, *, login_link: bool = False
     return render(
         request,
         "lessons/run_message.html",
-        {"message": message, "login_link": login_link, "next": request.headers.get("HX-Current-URL", "")},
+        {
+            "message": message,
+            "login_link": login_link,
+            "next": request.headers.get("HX-Current-URL", ""),
+        },
     )
 
 
@@ -96,7 +100,9 @@ def signup(request: HttpRequest) -> HttpResponse:
             user = form.save()
             login(request, user)
             target = request.POST.get("next", "")
-            safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
+            safe = url_has_allowed_host_and_scheme(
+                target, {request.get_host()}, request.is_secure()
+            )
             return redirect(target if target and safe else "course")
     else:
         form = UserCreationForm()

@@ -11,7 +11,7 @@ import functools
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import docker
@@ -167,10 +167,8 @@ class OutputStream:
             return
         self._closed.set()
         raw = getattr(self._sock, "_sock", self._sock)
-        try:
+        with suppress(OSError):
             raw.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self._sock.close()
 
 
@@ -195,11 +193,8 @@ class ExitState:
 
 
 def wait(container_id: str, timeout: float) -> None:
-    with _engine_call() as client:
-        try:
-            client.api.wait(container_id, timeout=timeout)
-        except requests.exceptions.ReadTimeout:
-            pass
+    with _engine_call() as client, suppress(requests.exceptions.ReadTimeout):
+        client.api.wait(container_id, timeout=timeout)
 
 
 def exit_state(container_id: str) -> ExitState:
@@ -215,19 +210,13 @@ def exit_state(container_id: str) -> ExitState:
 
 
 def kill(container_id: str) -> None:
-    with _engine_call() as client:
-        try:
-            client.api.kill(container_id)
-        except (NotFound, EngineError):
-            pass  # already gone or already stopped
+    with _engine_call() as client, suppress(APIError):  # already gone or already stopped
+        client.api.kill(container_id)
 
 
 def remove(container_id: str) -> None:
-    with _engine_call() as client:
-        try:
-            client.api.remove_container(container_id, force=True)
-        except NotFound:
-            pass
+    with _engine_call() as client, suppress(NotFound):
+        client.api.remove_container(container_id, force=True)
 
 
 @dataclass(frozen=True)
@@ -269,12 +258,10 @@ def try_pull(image: str) -> bool:
         with _engine_call() as client:
             client.images.pull(image)
             return True
-    except (EngineError, EngineUnavailable, NotFound):
+    except (EngineError, EngineUnavailable):
         return False
 
 
 def build_image(tag: str, context_dir: str, buildargs: dict[str, str]) -> None:
     with _engine_call() as client:
-        client.images.build(
-            path=context_dir, tag=tag, buildargs=buildargs, rm=True, forcerm=True
-        )
+        client.images.build(path=context_dir, tag=tag, buildargs=buildargs, rm=True, forcerm=True)

@@ -38,7 +38,11 @@ def _file_kind(path: Path) -> bytes:
     data = path.read_bytes()[:4096]
     if data[:4] != b"\x7fELF":
         return b""
-    return b"dynamically linked" if b"ld-linux" in data or b"/lib64/ld" in data else b"statically linked"
+    return (
+        b"dynamically linked"
+        if b"ld-linux" in data or b"/lib64/ld" in data
+        else b"statically linked"
+    )
 
 
 def build(tag: str, *, offline: bool | None = None) -> str:

@@ -17,7 +17,9 @@ class Run(models.Model):
     LIVE_STATES = (State.STARTING, State.RUNNING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs"
+    )
     # Free-form, set by whoever asked for the run (lessons: "lesson/<slug>/<exercise>").
     label = models.CharField(max_length=200, db_index=True)
     image = models.CharField(max_length=200)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextlib import suppress
 
 
 class OutputPipe:
@@ -40,10 +41,8 @@ class OutputPipe:
 
     async def take(self, timeout: float) -> tuple[bytes, int, bool]:
         """Wait up to `timeout` seconds for output; return (bytes, dropped, end of stream)."""
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), timeout)
-        except TimeoutError:
-            pass
         with self._lock:
             data, dropped, eof = b"".join(self._chunks), self._dropped, self._eof
             self._chunks, self._size, self._dropped = [], 0, 0

@@ -31,8 +31,10 @@ def reap_orphans() -> int:
 
 def abandon_unfollowed_runs() -> int:
     """At start-up: runs still marked live belonged to a process that is gone. Say so."""
-    return Run.objects.filter(state__in=Run.LIVE_STATES).exclude(pk__in=list(runs.LIVE)).update(
-        state=Run.State.FAILED, message=RESTARTED_MESSAGE, ended_at=timezone.now()
+    return (
+        Run.objects.filter(state__in=Run.LIVE_STATES)
+        .exclude(pk__in=list(runs.LIVE))
+        .update(state=Run.State.FAILED, message=RESTARTED_MESSAGE, ended_at=timezone.now())
     )
 
 

@@ -108,7 +108,7 @@ async def _create_run_within_quota(spec: RunSpec) -> Run:
         label=spec.label,
         image=spec.image,
         command=spec.command,
-        timeout_seconds=spec.timeout,
+        timeout_seconds=min(spec.timeout, settings.SANDBOX_TTL_SECONDS),
     )
 
 
@@ -133,7 +133,7 @@ async def _follow(run: Run, spec: RunSpec) -> None:
         await run.asave(update_fields=["container_id", "state", "started_at"])
         await _publish(run_id, {"type": "run.status", "state": run.state})
 
-        timed_out = not await _relay(live, stream, deadline=time.monotonic() + spec.timeout)
+        timed_out = not await _relay(live, stream, deadline=time.monotonic() + run.timeout_seconds)
         if timed_out:
             # Close the attach stream before killing: an abandoned attach stream can wedge a
             # container on some log drivers.
@@ -144,7 +144,7 @@ async def _follow(run: Run, spec: RunSpec) -> None:
         run.state = Run.State.TIMED_OUT if timed_out else Run.State.EXITED
         run.exit_code, run.oom_killed = state.exit_code, state.oom_killed
         if timed_out:
-            run.message = f"시간 제한({spec.timeout}초)을 넘겨서 컨테이너를 멈췄어요."
+            run.message = f"시간 제한({run.timeout_seconds}초)을 넘겨서 컨테이너를 멈췄어요."
         elif state.oom_killed:
             run.message = "메모리 제한을 넘겨서 커널이 프로세스를 강제로 끝냈어요(OOM)."
     except engine.EngineUnavailable:
@@ -167,7 +167,9 @@ async def _relay(live: LiveRun, stream: engine.OutputStream, deadline: float) ->
     """Relay output until the stream ends (True) or the deadline passes (False)."""
     loop = asyncio.get_running_loop()
     pipe = OutputPipe(loop, limit=4 * FRAME_BYTES)
-    threading.Thread(target=_pump, args=(stream, pipe), daemon=True, name=f"run-{live.run_id}").start()
+    threading.Thread(
+        target=_pump, args=(stream, pipe), daemon=True, name=f"run-{live.run_id}"
+    ).start()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     last_frame = 0.0
     while True:

@@ -14,12 +14,17 @@ def write(tmp_path: Path, body: str, name: str = "docker-09-test.md") -> Path:
 
 
 def test_a_lesson_splits_into_prose_exercises_and_questions(tmp_path):
-    lesson = load_lesson(write(tmp_path, (
-        "## 시작\n\n```sh\necho sample\n```\n\n"
-        "```exercise\nid: hello\ntitle: 인사\ncommand: echo hi\neditable: true\n"
-        "expect: {exit_code: 0, output: hi}\n```\n\n중간 글\n\n"
-        "```question\nid: q1\nask: 무엇?\nchoices: [가, 나]\nanswer: 나\nexplain: 나예요\n```\n"
-    )))
+    lesson = load_lesson(
+        write(
+            tmp_path,
+            (
+                "## 시작\n\n```sh\necho sample\n```\n\n"
+                "```exercise\nid: hello\ntitle: 인사\ncommand: echo hi\neditable: true\n"
+                "expect: {exit_code: 0, output: hi}\n```\n\n중간 글\n\n"
+                "```question\nid: q1\nask: 무엇?\nchoices: [가, 나]\nanswer: 나\nexplain: 나예요\n```\n"
+            ),
+        )
+    )
     assert [part.kind for part in lesson.parts] == ["html", "exercise", "html", "question"]
     assert 'class="highlight"' in lesson.parts[0].html  # sample code is highlighted
     exercise = lesson.exercises["hello"]
@@ -39,11 +44,20 @@ def test_a_fence_inside_a_sample_block_is_just_text(tmp_path):
     ("block", "error"),
     [
         ("```exercise\nid: x\ntitle: t\ncommand: [unclosed\n```\n", r"docker-09-test.md:13: YAML"),
-        ("```exercise\nid: x\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\nrm: 1\n```\n", "모르는 키: rm"),
+        (
+            "```exercise\nid: x\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\nrm: 1\n```\n",
+            "모르는 키: rm",
+        ),
         ("```exercise\nid: x\ntitle: t\ncommand: echo\n```\n", "expect"),
-        ("```exercise\nid: x\ntitle: t\nimage: ubuntu\ncommand: echo\nexpect: {exit_code: 0}\n```\n", "image"),
+        (
+            "```exercise\nid: x\ntitle: t\nimage: ubuntu\ncommand: echo\nexpect: {exit_code: 0}\n```\n",
+            "image",
+        ),
         ("```exercise\nid: X Y\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\n```\n", "id는"),
-        ("```question\nid: q\nask: a\nchoices: [1, 2]\nanswer: 3\nexplain: e\n```\n", "answer는 choices"),
+        (
+            "```question\nid: q\nask: a\nchoices: [1, 2]\nanswer: 3\nexplain: e\n```\n",
+            "answer는 choices",
+        ),
         ("```question\nid: q\nask: a\nanswer: 3\n```\n", "explain"),
         ("```exercise\nid: x\ntitle: t\ncommand: echo\nexpect: {output: '('}\n```\n", "정규식"),
         ("```exercise\nid: x\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\n", "닫히지"),

@@ -101,7 +101,9 @@ def test_a_question_answers_in_place(client):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/accounts/signup/?next=/", "/accounts/signup/", "/accounts/login/"])
+@pytest.mark.parametrize(
+    "path", ["/accounts/signup/?next=/", "/accounts/signup/", "/accounts/login/"]
+)
 def test_account_pages_render(client, path):
     assert client.get(path).status_code == 200
 
@@ -111,8 +113,12 @@ def test_signing_up_logs_in_and_returns_to_the_lesson(client):
     lesson_url = reverse("lesson_detail", args=[LESSON])
     response = client.post(
         reverse("signup"),
-        {"username": "charlie", "password1": "a-long-passphrase", "password2": "a-long-passphrase",
-         "next": lesson_url},
+        {
+            "username": "charlie",
+            "password1": "a-long-passphrase",
+            "password2": "a-long-passphrase",
+            "next": lesson_url,
+        },
     )
     assert response.status_code == 302 and response["Location"] == lesson_url
     assert "charlie" in client.get(lesson_url).content.decode()
@@ -122,8 +128,12 @@ def test_signing_up_logs_in_and_returns_to_the_lesson(client):
 def test_sign_up_never_redirects_off_site(client):
     response = client.post(
         reverse("signup"),
-        {"username": "dave", "password1": "a-long-passphrase", "password2": "a-long-passphrase",
-         "next": "https://evil.example/"},
+        {
+            "username": "dave",
+            "password1": "a-long-passphrase",
+            "password2": "a-long-passphrase",
+            "next": "https://evil.example/",
+        },
     )
     assert response["Location"] == reverse("course")
 

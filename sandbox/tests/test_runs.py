@@ -44,9 +44,7 @@ async def test_output_is_published_live_line_by_line(alice):
     # Listen on the run's group as a consumer would, and time each frame's arrival.
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    run = await runs.start_run(
-        spec(alice, "for i in 1 2 3 4; do echo tick $i; sleep 0.3; done")
-    )
+    run = await runs.start_run(spec(alice, "for i in 1 2 3 4; do echo tick $i; sleep 0.3; done"))
     await layer.group_add(runs.group_name(run.id), channel)
     arrivals = []
     while True:
@@ -96,3 +94,10 @@ async def test_a_student_over_quota_gets_a_clear_refusal(alice):
         with pytest.raises(runs.QuotaExceeded, match="1개"):
             await runs.start_run(spec(alice, "echo second"))
         await runs.wait_for_all()
+
+
+async def test_no_run_outlives_the_servers_time_limit(alice):
+    with override_settings(SANDBOX_TTL_SECONDS=1):
+        run = await run_to_end(alice, "sleep 30", timeout=60)
+    assert run.timeout_seconds == 1
+    assert run.state == Run.State.TIMED_OUT

@@ -4,11 +4,18 @@ from sandbox import engine, images
 
 
 class Command(BaseCommand):
-    help = "Build the lab images that exercises run in (offline: FROM scratch around the host's static busybox)."
+    help = (
+        "Build the lab images that exercises run in "
+        "(offline: FROM scratch around the host's static busybox)."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--if-missing", action="store_true", help="skip images that exist already")
-        parser.add_argument("--offline", action="store_true", help="do not try to pull a base image")
+        parser.add_argument(
+            "--if-missing", action="store_true", help="skip images that exist already"
+        )
+        parser.add_argument(
+            "--offline", action="store_true", help="do not try to pull a base image"
+        )
 
     def handle(self, *args, if_missing: bool, offline: bool, **options) -> None:
         try:

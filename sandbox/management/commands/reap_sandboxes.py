@@ -5,7 +5,10 @@ from sandbox.reaper import abandon_unfollowed_runs, reap_orphans
 
 
 class Command(BaseCommand):
-    help = "Remove this deployment's sandbox containers that no live run owns (run it while the server is stopped, or from the server's own process)."
+    help = (
+        "Remove this deployment's sandbox containers that no live run owns, and mark runs "
+        "nobody follows any more. Use it while the server is stopped."
+    )
 
     def handle(self, *args, **options) -> None:
         try:
