@@ -47,10 +47,9 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         live = runs.LIVE.get(self.run_id)
         if live is not None:
             self.seq = live.seq
-            await self._send("output-replace", run=run, text=live.transcript())
+            await self._send_panes(live.saved_panes())
             await self._send("status", run=run)
         else:
-            await self._send("output-replace", run=run, text=run.transcript)
             await self._end(run)
 
     async def disconnect(self, code: int) -> None:
@@ -67,15 +66,35 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
             return
         self.seq = event["seq"]
         await self._send(
-            "output-append", run_id=self.run_id, text=event["text"], dropped=event["dropped"]
+            "output-append",
+            run_id=self.run_id,
+            index=event["pane"],
+            text=event["text"],
+            dropped=event["dropped"],
         )
+
+    async def run_pane(self, event: dict) -> None:
+        live = runs.LIVE.get(self.run_id)
+        if live is not None:
+            index = event["pane"]
+            pane = live.panes[index].saved()
+            await self._send("pane-head", run_id=self.run_id, index=index, pane=pane)
 
     async def run_ended(self, event: dict) -> None:
         await self._end(await _reload(self.run_id))
 
     async def _end(self, run: Run) -> None:
+        await self._send_panes(run.panes)
         await self._send("status", run=run)
         await self.close(code=ENDED)
+
+    async def _send_panes(self, panes: list[dict]) -> None:
+        for index, pane in enumerate(panes):
+            await self._send(
+                "output-replace", run_id=self.run_id, index=index, text=pane.get("transcript", "")
+            )
+            if len(panes) > 1:
+                await self._send("pane-head", run_id=self.run_id, index=index, pane=pane)
 
     async def _send(self, partial: str, **context) -> None:
         await self.send(text_data=render_to_string(f"{FRAMES}#{partial}", context))

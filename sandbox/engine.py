@@ -37,15 +37,16 @@ class EngineError(Exception):
     """The Docker Engine answered with an error."""
 
 
-def hardening(memory: str | None = None) -> dict:
+def hardening(memory: str | None = None, network: str | None = None) -> dict:
     """The hardening profile: the one place that decides how a sandbox container is confined.
 
     Every container the project starts is created with exactly these options. `memory` may only
-    lower the project's limit for one exercise, never raise it.
+    lower the project's limit for one exercise, never raise it. `network` may only name a run's
+    own internal network (see create_run_network); without it there is no network at all.
     """
     memory_limit = _smaller_memory(memory, settings.SANDBOX_MEMORY)
     return {
-        "network_mode": "none",
+        **({"network": network} if network else {"network_mode": "none"}),
         "mem_limit": memory_limit,
         # Swap equal to memory: with memory alone the engine silently allows as much swap again.
         "memswap_limit": memory_limit,
@@ -125,21 +126,73 @@ class ContainerSpec:
     command: str
     run_id: str
     memory: str | None = None
-    name: str | None = None
+    # With a network: the run's internal network, where the others reach this one by `hostname`.
+    network: str | None = None
+    hostname: str | None = None
+
+
+def _labels(run_id: str) -> dict[str, str]:
+    return {SANDBOX_LABEL: settings.SANDBOX_NAMESPACE, RUN_LABEL: run_id}
 
 
 def create_container(spec: ContainerSpec) -> str:
     """Create (not start) a hardened container that runs `spec.command` under `sh -c`."""
+    endpoint = {}
+    if spec.network:
+        with _engine_call() as client:
+            aliases = [spec.hostname] if spec.hostname else []
+            endpoint = {
+                "networking_config": {
+                    spec.network: client.api.create_endpoint_config(aliases=aliases)
+                }
+            }
     with _engine_call() as client:
         container = client.containers.create(
             spec.image,
             ["sh", "-c", spec.command],
-            name=spec.name,
-            labels={SANDBOX_LABEL: settings.SANDBOX_NAMESPACE, RUN_LABEL: spec.run_id},
+            hostname=spec.hostname,
+            labels=_labels(spec.run_id),
             detach=True,
-            **hardening(spec.memory),
+            **endpoint,
+            **hardening(spec.memory, spec.network),
         )
         return container.id
+
+
+def create_run_network(run_id: str) -> str:
+    """A private network for one run's containers: internal, so nothing is forwarded out, and
+    with no host address on its bridge, so the host's own services cannot be reached either."""
+    name = f"baeum-run-{run_id}"
+    with _engine_call() as client:
+        client.networks.create(
+            name,
+            driver="bridge",
+            internal=True,
+            options={"com.docker.network.bridge.inhibit_ipv4": "true"},
+            labels=_labels(run_id),
+        )
+    return name
+
+
+def remove_network(name: str) -> None:
+    with _engine_call() as client, suppress(NotFound):
+        client.api.remove_network(name)
+
+
+@dataclass(frozen=True)
+class LabelledNetwork:
+    name: str
+    run_id: str
+
+
+def labelled_networks(namespace: str | None = None) -> list[LabelledNetwork]:
+    namespace = namespace or settings.SANDBOX_NAMESPACE
+    label = SANDBOX_LABEL if namespace == "*" else f"{SANDBOX_LABEL}={namespace}"
+    with _engine_call() as client:
+        found = client.api.networks(filters={"label": label})
+        return [
+            LabelledNetwork(n["Name"], (n.get("Labels") or {}).get(RUN_LABEL, "")) for n in found
+        ]
 
 
 class OutputStream:

@@ -32,6 +32,9 @@ class Run(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     oom_killed = models.BooleanField(default=False)
+    # Every container's output, in order: [{name, transcript, dropped_bytes, exit_code, seconds}].
+    panes = models.JSONField(default=list)
+    # All panes' output together: what an exercise's check reads.
     transcript = models.TextField(blank=True)
     transcript_dropped_bytes = models.PositiveIntegerField(default=0)
     # A plain sentence for the student when the run could not do its job.

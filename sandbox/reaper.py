@@ -17,15 +17,20 @@ RESTARTED_MESSAGE = "서버가 다시 시작되어 이 실행을 이어서 볼 �
 
 
 def reap_orphans() -> int:
-    """Remove this deployment's containers that no run followed by this process owns."""
+    """Remove this deployment's containers and networks that no run followed here owns."""
     followed = set(runs.LIVE)
     removed = 0
     for container in engine.labelled_containers():
         if container.run_id not in followed:
             engine.remove(container.id)
             removed += 1
+    # Networks after containers: a network with containers attached cannot be removed.
+    for network in engine.labelled_networks():
+        if network.run_id not in followed:
+            engine.remove_network(network.name)
+            removed += 1
     if removed:
-        log.info("reaper removed %d orphaned container(s)", removed)
+        log.info("reaper removed %d orphaned container(s) and network(s)", removed)
     return removed
 
 

@@ -1,9 +1,13 @@
-"""A run's life: create the hardened container, stream its output, enforce its time limit, keep
-its transcript, remove the container.
+"""A run's life: create its hardened containers, stream their output, enforce the time limit,
+keep the transcript, remove what it made.
+
+A run has one or more containers ("panes", each with its own output): one alone; several
+together on the run's private network, the run ending when the main one exits; or the same
+command several times, one container after another, each timed.
 
 Runs are followed by asyncio tasks on the server's event loop, so their events reach consumers
 through the channel layer from the loop that serves them. The blocking Docker calls go to worker
-threads; the attach stream is read by one thread per run (`_pump`).
+threads; each attach stream is read by a thread of its own (`_pump`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import codecs
 import logging
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
@@ -25,7 +30,7 @@ from sandbox.pipe import OutputPipe
 
 log = logging.getLogger(__name__)
 
-# Frames to the browser: at most one per FRAME_SECONDS, at most FRAME_BYTES each.
+# Frames to the browser: at most one per FRAME_SECONDS per pane, at most FRAME_BYTES each.
 FRAME_SECONDS = 0.05
 FRAME_BYTES = 64 * 1024
 
@@ -38,41 +43,75 @@ class QuotaExceeded(Exception):
 
 
 @dataclass(frozen=True)
+class Part:
+    """One container of a run."""
+
+    name: str
+    command: str
+    main: bool = False
+
+
+@dataclass(frozen=True)
 class RunSpec:
     image: str
-    command: str
+    command: str  # what the run shows as its command; the only part's, for a single container
     owner_id: int
     label: str
     timeout: int
     memory: str | None = None
+    parts: tuple[Part, ...] = ()  # empty: one container running `command`
+    one_after_another: bool = False  # run the parts in turn, not together
+
+    def containers(self) -> tuple[Part, ...]:
+        return self.parts or (Part("main", self.command, main=True),)
 
 
 @dataclass
-class LiveRun:
-    """What this process knows of a run it follows: the output so far, for late listeners."""
+class Pane:
+    """One container's output as this process has seen it."""
 
-    run_id: str
+    name: str
     text: list[str] = field(default_factory=list)
     kept_bytes: int = 0
     dropped_bytes: int = 0
-    seq: int = 0
+    exit_code: int | None = None
+    seconds: float | None = None
 
     def keep(self, text: str, dropped: int) -> tuple[str, int]:
-        """Append to the transcript up to its cap; return what was kept and what was dropped."""
+        """Append up to the transcript cap; return what was kept and what was dropped."""
         room = settings.SANDBOX_TRANSCRIPT_BYTES - self.kept_bytes
         encoded = text.encode()
         if len(encoded) > room:
-            kept = encoded[: max(room, 0)].decode(errors="ignore")
-            dropped += len(encoded) - len(kept.encode())
-            text = kept
+            text = encoded[: max(room, 0)].decode(errors="ignore")
+            dropped += len(encoded) - len(text.encode())
         self.text.append(text)
         self.kept_bytes += len(text.encode())
         self.dropped_bytes += dropped
-        self.seq += 1
         return text, dropped
 
     def transcript(self) -> str:
         return "".join(self.text)
+
+    def saved(self) -> dict:
+        return {
+            "name": self.name,
+            "transcript": self.transcript(),
+            "dropped_bytes": self.dropped_bytes,
+            "exit_code": self.exit_code,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
+class LiveRun:
+    """What this process knows of a run it follows, for listeners that join late."""
+
+    run_id: str
+    panes: list[Pane]
+    seq: int = 0
+
+    def saved_panes(self) -> list[dict]:
+        return [pane.saved() for pane in self.panes]
 
 
 # Runs followed by this process, by id. Entries leave once the transcript is saved.
@@ -85,9 +124,10 @@ def group_name(run_id) -> str:
 
 
 async def start_run(spec: RunSpec) -> Run:
-    """Record a run and start following it; returns at once, before the container exists."""
+    """Record a run and start following it; returns at once, before any container exists."""
     run = await _create_run_within_quota(spec)
-    LIVE[str(run.id)] = LiveRun(str(run.id))
+    panes = [Pane(part.name) for part in spec.containers()]
+    LIVE[str(run.id)] = LiveRun(str(run.id), panes)
     task = asyncio.get_running_loop().create_task(_follow(run, spec))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
@@ -109,6 +149,7 @@ async def _create_run_within_quota(spec: RunSpec) -> Run:
         image=spec.image,
         command=spec.command,
         timeout_seconds=min(spec.timeout, settings.SANDBOX_TTL_SECONDS),
+        panes=[{"name": part.name} for part in spec.containers()],
     )
 
 
@@ -116,36 +157,40 @@ async def _publish(run_id: str, event: dict) -> None:
     await get_channel_layer().group_send(group_name(run_id), event)
 
 
+@dataclass
+class _Made:
+    """What a run made on the engine, so that it is removed whatever happens."""
+
+    containers: list[str] = field(default_factory=list)
+    network: str | None = None
+    streams: list[engine.OutputStream] = field(default_factory=list)
+
+
 async def _follow(run: Run, spec: RunSpec) -> None:
     run_id = str(run.id)
     live = LIVE[run_id]
-    container_id = ""
-    stream: engine.OutputStream | None = None
+    made = _Made()
+    deadline = time.monotonic() + run.timeout_seconds
     try:
-        container_id = await asyncio.to_thread(
-            engine.create_container,
-            engine.ContainerSpec(spec.image, spec.command, run_id, memory=spec.memory),
-        )
-        run.container_id = container_id
-        stream = await asyncio.to_thread(engine.attach, container_id)
-        await asyncio.to_thread(engine.start, container_id)
-        run.state, run.started_at = Run.State.RUNNING, timezone.now()
-        await run.asave(update_fields=["container_id", "state", "started_at"])
-        await _publish(run_id, {"type": "run.status", "state": run.state})
-
-        timed_out = not await _relay(live, stream, deadline=time.monotonic() + run.timeout_seconds)
-        if timed_out:
-            # Close the attach stream before killing: an abandoned attach stream can wedge a
-            # container on some log drivers.
-            stream.close()
-            await asyncio.to_thread(engine.kill, container_id)
-        await asyncio.to_thread(engine.wait, container_id, settings.DOCKER_TIMEOUT_SECONDS)
-        state = await asyncio.to_thread(engine.exit_state, container_id)
-        run.state = Run.State.TIMED_OUT if timed_out else Run.State.EXITED
-        run.exit_code, run.oom_killed = state.exit_code, state.oom_killed
-        if timed_out:
+        if spec.one_after_another:
+            finished = await _in_turn(run, spec, live, made, deadline)
+        else:
+            finished = await _together(run, spec, live, made, deadline)
+        parts = spec.containers()
+        main = next(i for i, part in enumerate(parts) if part.main) if spec.parts else 0
+        states = [await asyncio.to_thread(engine.exit_state, cid) for cid in made.containers]
+        for pane, state in zip(live.panes, states, strict=False):
+            pane.exit_code = state.exit_code
+        run.state = Run.State.EXITED if finished else Run.State.TIMED_OUT
+        if spec.one_after_another:
+            codes = [state.exit_code for state in states]
+            run.exit_code = next((code for code in codes if code), codes[-1] if codes else None)
+        else:
+            run.exit_code = states[main].exit_code
+        run.oom_killed = any(state.oom_killed for state in states)
+        if not finished:
             run.message = f"시간 제한({run.timeout_seconds}초)을 넘겨서 컨테이너를 멈췄어요."
-        elif state.oom_killed:
+        elif run.oom_killed:
             run.message = "메모리 제한을 넘겨서 커널이 프로세스를 강제로 끝냈어요(OOM)."
     except engine.EngineUnavailable:
         log.warning("run %s: engine unavailable", run_id)
@@ -158,19 +203,99 @@ async def _follow(run: Run, spec: RunSpec) -> None:
         run.state, run.message = Run.State.FAILED, "실행 중에 예기치 못한 문제가 생겼어요."
         raise
     finally:
-        if stream is not None:
+        for stream in made.streams:
             stream.close()
-        await _finish(run, live, container_id)
+        await _finish(run, live, made)
 
 
-async def _relay(live: LiveRun, stream: engine.OutputStream, deadline: float) -> bool:
-    """Relay output until the stream ends (True) or the deadline passes (False)."""
+async def _prepare(run_id, spec: RunSpec, part: Part, network: str | None, made: _Made):
+    container_id = await asyncio.to_thread(
+        engine.create_container,
+        engine.ContainerSpec(
+            spec.image,
+            part.command,
+            run_id,
+            memory=spec.memory,
+            network=network,
+            hostname=part.name if network else None,
+        ),
+    )
+    made.containers.append(container_id)
+    stream = await asyncio.to_thread(engine.attach, container_id)
+    made.streams.append(stream)
+    return container_id, stream
+
+
+async def _mark_running(run: Run, container_id: str) -> None:
+    run.state, run.started_at = Run.State.RUNNING, timezone.now()
+    run.container_id = container_id
+    await run.asave(update_fields=["container_id", "state", "started_at"])
+    await _publish(str(run.id), {"type": "run.status"})
+
+
+async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadline: float) -> bool:
+    """Start every part at once; return False if the deadline passed before the main one ended."""
+    run_id = str(run.id)
+    parts = spec.containers()
+    if len(parts) > 1:
+        made.network = await asyncio.to_thread(engine.create_run_network, run_id)
+    prepared = [await _prepare(run_id, spec, part, made.network, made) for part in parts]
+    main = next(i for i, part in enumerate(parts) if part.main)
+    began = time.monotonic()
+    for container_id, _ in prepared:
+        await asyncio.to_thread(engine.start, container_id)
+    await _mark_running(run, prepared[main][0])
+    relays = [
+        asyncio.create_task(_relay(live, index, stream, deadline))
+        for index, (_, stream) in enumerate(prepared)
+    ]
+    finished = await relays[main]
+    live.panes[main].seconds = time.monotonic() - began
+    # The main part is done: stop the others (stream first, then the container).
+    for index, (container_id, stream) in enumerate(prepared):
+        if index != main or not finished:
+            stream.close()
+            await asyncio.to_thread(engine.kill, container_id)
+    for relay in relays:
+        with suppress(Exception):
+            await asyncio.wait_for(relay, timeout=settings.DOCKER_TIMEOUT_SECONDS)
+    for container_id, _ in prepared:
+        await asyncio.to_thread(engine.wait, container_id, settings.DOCKER_TIMEOUT_SECONDS)
+    return finished
+
+
+async def _in_turn(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadline: float) -> bool:
+    """Run the parts one after another, each timed from create to exit."""
+    run_id = str(run.id)
+    for index, part in enumerate(spec.containers()):
+        began = time.monotonic()
+        container_id, stream = await _prepare(run_id, spec, part, None, made)
+        await asyncio.to_thread(engine.start, container_id)
+        if index == 0:
+            await _mark_running(run, container_id)
+        finished = await _relay(live, index, stream, deadline)
+        if not finished:
+            stream.close()
+            await asyncio.to_thread(engine.kill, container_id)
+            return False
+        await asyncio.to_thread(engine.wait, container_id, settings.DOCKER_TIMEOUT_SECONDS)
+        pane = live.panes[index]
+        pane.seconds = time.monotonic() - began
+        pane.exit_code = (await asyncio.to_thread(engine.exit_state, container_id)).exit_code
+        await _publish(run_id, {"type": "run.pane", "pane": index})
+    return True
+
+
+async def _relay(live: LiveRun, index: int, stream: engine.OutputStream, deadline: float) -> bool:
+    """Relay one pane's output until its stream ends (True) or the deadline passes (False)."""
     loop = asyncio.get_running_loop()
     pipe = OutputPipe(loop, limit=4 * FRAME_BYTES)
-    threading.Thread(
-        target=_pump, args=(stream, pipe), daemon=True, name=f"run-{live.run_id}"
-    ).start()
+    reader = threading.Thread(
+        target=_pump, args=(stream, pipe), daemon=True, name=f"run-{live.run_id}-{index}"
+    )
+    reader.start()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pane = live.panes[index]
     last_frame = 0.0
     while True:
         remaining = deadline - time.monotonic()
@@ -188,10 +313,17 @@ async def _relay(live: LiveRun, stream: engine.OutputStream, deadline: float) ->
             data = data[:FRAME_BYTES]
         text = decoder.decode(data, final=eof)
         if text or dropped:
-            text, dropped = live.keep(text, dropped)
+            text, dropped = pane.keep(text, dropped)
+            live.seq += 1
             await _publish(
                 live.run_id,
-                {"type": "run.output", "seq": live.seq, "text": text, "dropped": dropped},
+                {
+                    "type": "run.output",
+                    "seq": live.seq,
+                    "pane": index,
+                    "text": text,
+                    "dropped": dropped,
+                },
             )
             last_frame = time.monotonic()
         if eof:
@@ -208,19 +340,22 @@ def _pump(stream: engine.OutputStream, pipe: OutputPipe) -> None:
         pipe.close()
 
 
-async def _finish(run: Run, live: LiveRun, container_id: str) -> None:
-    """Save the transcript, tell listeners, then remove the container."""
+async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
+    """Save the transcript, tell listeners, then remove what the run made."""
     run.ended_at = timezone.now()
-    run.transcript = live.transcript()
-    run.transcript_dropped_bytes = live.dropped_bytes
+    run.panes = live.saved_panes()
+    run.transcript = "".join(pane.transcript() for pane in live.panes)
+    run.transcript_dropped_bytes = sum(pane.dropped_bytes for pane in live.panes)
     await run.asave()
-    await _publish(str(run.id), {"type": "run.ended", "seq": live.seq + 1})
+    await _publish(str(run.id), {"type": "run.ended"})
     LIVE.pop(str(run.id), None)
-    if container_id:
-        try:
+    try:
+        for container_id in made.containers:
             await asyncio.to_thread(engine.remove, container_id)
-        except (engine.EngineUnavailable, engine.EngineError):
-            log.warning("run %s: container %s left for the reaper", run.id, container_id)
+        if made.network:
+            await asyncio.to_thread(engine.remove_network, made.network)
+    except (engine.EngineUnavailable, engine.EngineError):
+        log.warning("run %s: what it made is left for the reaper", run.id)
 
 
 async def wait_for_all() -> None:

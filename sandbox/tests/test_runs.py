@@ -101,3 +101,75 @@ async def test_no_run_outlives_the_servers_time_limit(alice):
         run = await run_to_end(alice, "sleep 30", timeout=60)
     assert run.timeout_seconds == 1
     assert run.state == Run.State.TIMED_OUT
+
+
+async def test_containers_of_one_run_talk_on_a_private_network(alice):
+    parts = (
+        runs.Part(
+            "web",
+            "mkdir -p /tmp/www && echo hello-from-web > /tmp/www/index.html && httpd -f -p 8080 -h /tmp/www",
+        ),
+        runs.Part(
+            "client",
+            "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://web:8080/ && exit 0; sleep 0.3; done; exit 1",
+            main=True,
+        ),
+    )
+    run = await runs.start_run(
+        runs.RunSpec("baeum/lab", "web + client", alice.pk, "test", timeout=30, parts=parts)
+    )
+    await runs.wait_for_all()
+    run = await Run.objects.aget(pk=run.pk)
+    assert run.state == Run.State.EXITED and run.exit_code == 0
+    assert [pane["name"] for pane in run.panes] == ["web", "client"]
+    assert run.panes[1]["transcript"] == "hello-from-web\n"
+    # The server was stopped when the client ended, and everything the run made is gone.
+    assert not engine.labelled_containers()
+    assert not engine.labelled_networks()
+
+
+async def test_a_run_network_reaches_neither_out_nor_the_host(alice):
+    # The gateway address exists in the container's table, but the host holds no address on an
+    # internal, ipv4-inhibited bridge: a connection goes unanswered instead of being refused by
+    # the host (which would mean the host's services were in reach).
+    probe = (
+        "gw=$(ip route | awk '/default/ {print $3}'); echo gateway $gw; "
+        "timeout 2 nc $gw 22 </dev/null 2>&1; timeout 2 nc 127.0.0.1 22 </dev/null >/dev/null 2>&1; "
+        "echo done"
+    )
+    parts = (runs.Part("a", "sleep 5"), runs.Part("b", probe, main=True))
+    run = await runs.start_run(runs.RunSpec("baeum/lab", "x", alice.pk, "test", 20, parts=parts))
+    await runs.wait_for_all()
+    run = await Run.objects.aget(pk=run.pk)
+    transcript = run.panes[1]["transcript"]
+    assert (
+        "gateway 172." in transcript or "gateway 10." in transcript or "gateway 192." in transcript
+    )
+    assert "refused" not in transcript
+    assert "done" in transcript
+
+
+async def test_parts_in_turn_are_each_timed(alice):
+    parts = tuple(runs.Part(f"{n}회", "echo started", main=(n == 3)) for n in (1, 2, 3))
+    run = await runs.start_run(
+        runs.RunSpec(
+            "baeum/lab", "echo started", alice.pk, "test", 30, parts=parts, one_after_another=True
+        )
+    )
+    await runs.wait_for_all()
+    run = await Run.objects.aget(pk=run.pk)
+    assert run.state == Run.State.EXITED and run.exit_code == 0
+    assert [pane["transcript"] for pane in run.panes] == ["started\n"] * 3
+    assert all(0 < pane["seconds"] < 10 for pane in run.panes)
+    assert not engine.labelled_containers()
+
+
+async def test_the_reaper_removes_what_no_run_owns(alice):
+    from sandbox.reaper import reap_orphans
+
+    stray = engine.create_container(engine.ContainerSpec("baeum/lab", "sleep 100", "no-such-run"))
+    network = engine.create_run_network("no-such-run")
+    assert reap_orphans() == 2
+    assert not engine.labelled_containers()
+    assert network not in {n.name for n in engine.labelled_networks()}
+    assert stray
