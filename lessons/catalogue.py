@@ -274,8 +274,10 @@ def _exercise(path: Path, line: int, data: dict) -> Exercise:
     if not isinstance(repeat, int) or not 1 <= repeat <= 5:
         raise LessonError(f"{path}:{line}: repeat은 1에서 5 사이의 정수여야 합니다")
     containers = _containers(path, line, data.get("containers"))
-    if containers and ("command" in data or repeat != 1):
-        raise LessonError(f"{path}:{line}: containers가 있으면 command와 repeat은 쓰지 않습니다")
+    if containers and ("command" in data or repeat != 1 or data.get("editable")):
+        raise LessonError(
+            f"{path}:{line}: containers가 있으면 command, repeat, editable은 쓰지 않습니다"
+        )
     command = "" if containers else _command(path, line, data.get("command"))
     return Exercise(
         id=block_id,

@@ -9,12 +9,15 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 from pygments.formatters import HtmlFormatter
 
-from lessons.catalogue import MAX_COMMAND_BYTES, Exercise, Lesson, by_track, catalogue
+from lessons.catalogue import MAX_COMMAND_BYTES, Exercise, Lesson, catalogue
+from lessons.checks import run_label
+from lessons.models import Attempt
+from lessons.progress import course_progress, lesson_progress
 from sandbox import runs
 
 
 def course(request: HttpRequest) -> HttpResponse:
-    return render(request, "lessons/course.html", {"tracks": by_track()})
+    return render(request, "lessons/course.html", {"tracks": course_progress(request.user)})
 
 
 def _lesson_or_404(slug: str) -> Lesson:
@@ -33,6 +36,7 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "lessons/lesson_detail.html",
         {
             "lesson": lesson,
+            "progress": lesson_progress(request.user, lesson),
             "previous": lessons[index - 1] if index > 0 else None,
             "next": lessons[index + 1] if index + 1 < len(lessons) else None,
         },
@@ -65,6 +69,28 @@ def _command_for(exercise: Exercise, submitted: str | None) -> str:
     return command
 
 
+def _run_spec(lesson: Lesson, exercise: Exercise, command: str, owner_id: int) -> runs.RunSpec:
+    parts: tuple[runs.Part, ...] = ()
+    if exercise.containers:
+        parts = tuple(runs.Part(c.name, c.command, c.main) for c in exercise.containers)
+        command = "\n".join(f"# {c.name}\n{c.command}" for c in exercise.containers)
+    elif exercise.repeat > 1:
+        parts = tuple(
+            runs.Part(f"{n}번째 컨테이너", command, main=n == exercise.repeat)
+            for n in range(1, exercise.repeat + 1)
+        )
+    return runs.RunSpec(
+        image=exercise.image,
+        command=command,
+        owner_id=owner_id,
+        label=run_label(lesson.slug, exercise.id),
+        timeout=exercise.timeout,
+        memory=exercise.memory,
+        parts=parts,
+        one_after_another=exercise.repeat > 1,
+    )
+
+
 @require_POST
 async def exercise_run(request: HttpRequest, slug: str, exercise_id: str) -> HttpResponse:
     lesson = _lesson_or_404(slug)
@@ -78,14 +104,7 @@ async def exercise_run(request: HttpRequest, slug: str, exercise_id: str) -> Htt
         command = _command_for(exercise, request.POST.get("command"))
     except ValueError as error:
         return _run_message(request, str(error))
-    spec = runs.RunSpec(
-        image=exercise.image,
-        command=command,
-        owner_id=user.pk,
-        label=f"lesson/{lesson.slug}/{exercise.id}",
-        timeout=exercise.timeout,
-        memory=exercise.memory,
-    )
+    spec = _run_spec(lesson, exercise, command, user.pk)
     try:
         run = await runs.start_run(spec)
     except runs.QuotaExceeded as error:
@@ -116,12 +135,22 @@ def question_answer(request: HttpRequest, slug: str, question_id: str) -> HttpRe
     question = lesson.questions.get(question_id)
     if question is None:
         raise Http404("질문을 찾을 수 없어요.")
-    given = request.POST.get("answer", "")[:200]
-    return render(
-        request,
-        "lessons/question_feedback.html",
-        {"question": question, "right": question.is_right(given)},
-    )
+    given = request.POST.get("answer", "").strip()[:200]
+    if not given:
+        return render(
+            request, "lessons/question_feedback.html", {"question": question, "empty": True}
+        )
+    right = question.is_right(given)
+    if request.user.is_authenticated:
+        Attempt.objects.create(
+            student=request.user,
+            lesson=lesson.slug,
+            block=question.id,
+            kind=Attempt.Kind.QUESTION,
+            passed=right,
+            answer=given,
+        )
+    return render(request, "lessons/question_feedback.html", {"question": question, "right": right})
 
 
 @cache_control(max_age=86400, public=True)

@@ -7,8 +7,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from sandbox import runs
+from sandbox.hooks import end_fragments, may_watch
 from sandbox.models import Run
-from sandbox.permissions import may_watch
 
 FRAMES = "sandbox/run_panel.html"
 REFUSED = 4403
@@ -24,6 +24,9 @@ def _watchable_run(user, run_id) -> Run | None:
 @database_sync_to_async
 def _reload(run_id) -> Run:
     return Run.objects.get(pk=run_id)
+
+
+_end_fragments = database_sync_to_async(end_fragments)
 
 
 class RunOutputConsumer(AsyncWebsocketConsumer):
@@ -86,6 +89,8 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
     async def _end(self, run: Run) -> None:
         await self._send_panes(run.panes)
         await self._send("status", run=run)
+        if extra := await _end_fragments(run):
+            await self.send(text_data=extra)
         await self.close(code=ENDED)
 
     async def _send_panes(self, panes: list[dict]) -> None:

@@ -210,7 +210,7 @@ class OutputStream:
         try:
             for _stream, data in frames_iter(self._sock, tty=False):
                 yield data
-        except OSError:
+        except (OSError, ValueError):  # ValueError: read on a socket closed meanwhile
             if not self._closed.is_set():
                 raise
 

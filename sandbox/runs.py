@@ -20,11 +20,12 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from sandbox import engine
+from sandbox import engine, hooks
 from sandbox.models import Run
 from sandbox.pipe import OutputPipe
 
@@ -241,9 +242,9 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
         made.network = await asyncio.to_thread(engine.create_run_network, run_id)
     prepared = [await _prepare(run_id, spec, part, made.network, made) for part in parts]
     main = next(i for i, part in enumerate(parts) if part.main)
-    began = time.monotonic()
     for container_id, _ in prepared:
         await asyncio.to_thread(engine.start, container_id)
+    began = time.monotonic()
     await _mark_running(run, prepared[main][0])
     relays = [
         asyncio.create_task(_relay(live, index, stream, deadline))
@@ -347,6 +348,10 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
     run.transcript = "".join(pane.transcript() for pane in live.panes)
     run.transcript_dropped_bytes = sum(pane.dropped_bytes for pane in live.panes)
     await run.asave()
+    try:
+        await database_sync_to_async(hooks.run_finished)(run)
+    except Exception:
+        log.exception("run %s: a finish hook failed", run.id)
     await _publish(str(run.id), {"type": "run.ended"})
     LIVE.pop(str(run.id), None)
     try:

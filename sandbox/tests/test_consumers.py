@@ -79,12 +79,12 @@ async def test_an_anonymous_socket_is_refused(alice):
 
 
 async def test_a_watch_check_registered_by_another_app_lets_a_viewer_in(alice, bob):
-    from sandbox import permissions
+    from sandbox import hooks
 
     def bob_may_watch(user, run) -> bool:
         return user.username == "bob"
 
-    permissions.register_watch_check(bob_may_watch)
+    hooks.register_watch_check(bob_may_watch)
     try:
         run = await runs.start_run(spec(alice, "echo shared"))
         comm = communicator(run, await sync_to_async(lambda: bob)())
@@ -92,7 +92,7 @@ async def test_a_watch_check_registered_by_another_app_lets_a_viewer_in(alice, b
         frames, code = await receive_all(comm)
         await comm.disconnect()
     finally:
-        permissions._watch_checks.remove(bob_may_watch)
+        hooks._watch_checks.remove(bob_may_watch)
         await runs.wait_for_all()
     assert code == 1000
     assert "shared" in "".join(frames)

@@ -1,0 +1,86 @@
+"""Where a student stands: per block, per lesson, per track."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lessons.catalogue import Lesson, by_track
+from lessons.models import Attempt
+
+NOT_STARTED, IN_PROGRESS, DONE = "not_started", "in_progress", "done"
+STATE_NAMES = {NOT_STARTED: "시작 전", IN_PROGRESS: "진행 중", DONE: "완료"}
+
+
+def blocks_of(lesson: Lesson) -> set[str]:
+    return set(lesson.exercises) | set(lesson.questions)
+
+
+@dataclass(frozen=True)
+class LessonProgress:
+    lesson: Lesson
+    passed: frozenset[str]
+    attempted: frozenset[str]
+
+    @property
+    def state(self) -> str:
+        blocks = blocks_of(self.lesson)
+        if blocks and blocks <= self.passed:
+            return DONE
+        return IN_PROGRESS if self.attempted else NOT_STARTED
+
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]
+
+    @property
+    def done_count(self) -> int:
+        return len(blocks_of(self.lesson) & self.passed)
+
+    @property
+    def total(self) -> int:
+        return len(blocks_of(self.lesson))
+
+
+def _attempts_by_lesson(user) -> dict[str, tuple[set[str], set[str]]]:
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    if not user.is_authenticated:
+        return found
+    rows = Attempt.objects.filter(student=user).values_list("lesson", "block", "passed")
+    for lesson, block, passed in rows:
+        passed_blocks, attempted = found.setdefault(lesson, (set(), set()))
+        attempted.add(block)
+        if passed:
+            passed_blocks.add(block)
+    return found
+
+
+def lesson_progress(user, lesson: Lesson) -> LessonProgress:
+    passed, attempted = _attempts_by_lesson(user).get(lesson.slug, (set(), set()))
+    return LessonProgress(lesson, frozenset(passed), frozenset(attempted))
+
+
+@dataclass(frozen=True)
+class TrackProgress:
+    track: str
+    name: str
+    lessons: list[LessonProgress]
+
+    @property
+    def done(self) -> int:
+        return sum(p.state == DONE for p in self.lessons)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / len(self.lessons)) if self.lessons else 0
+
+
+def course_progress(user) -> list[TrackProgress]:
+    found = _attempts_by_lesson(user)
+    tracks = []
+    for track, name, lessons in by_track():
+        rows = []
+        for lesson in lessons:
+            passed, attempted = found.get(lesson.slug, (set(), set()))
+            rows.append(LessonProgress(lesson, frozenset(passed), frozenset(attempted)))
+        tracks.append(TrackProgress(track, name, rows))
+    return tracks

@@ -1,0 +1,60 @@
+"""The course itself under test: every exercise passes its own check in the real lab image,
+and every question has exactly the answers it claims."""
+
+import pytest
+
+from lessons.catalogue import TRACKS, catalogue
+from lessons.checks import verdict
+from lessons.views import _run_spec
+from sandbox import runs
+from sandbox.models import Run
+
+EXERCISES = [
+    pytest.param(lesson, exercise, id=f"{lesson.slug}/{exercise.id}")
+    for lesson in catalogue().values()
+    for exercise in lesson.exercises.values()
+]
+QUESTIONS = [
+    pytest.param(lesson, question, id=f"{lesson.slug}/{question.id}")
+    for lesson in catalogue().values()
+    for question in lesson.questions.values()
+]
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("lesson", "exercise"), EXERCISES)
+async def test_every_exercise_passes_its_own_check(alice, lesson, exercise):
+    run = await runs.start_run(_run_spec(lesson, exercise, exercise.command, alice.pk))
+    await runs.wait_for_all()
+    run = await Run.objects.aget(pk=run.pk)
+    passed, reason = verdict(run, exercise)
+    assert passed, f"{reason}\n--- output ---\n{run.transcript[-2000:]}"
+
+
+@pytest.mark.parametrize(("lesson", "question"), QUESTIONS)
+def test_every_question_accepts_exactly_its_answers(lesson, question):
+    for answer in question.answers:
+        assert question.is_right(answer)
+        assert question.is_right(f"  {answer.upper()} ")
+    for choice in question.choices:
+        assert question.is_right(choice) == (choice in question.answers)
+    assert not question.is_right("")
+    if question.choices:
+        assert len(question.answers) == 1 and question.answers[0] in question.choices
+
+
+def test_the_course_has_both_tracks_in_order():
+    lessons = list(catalogue().values())
+    for track in TRACKS:
+        orders = [lesson.order for lesson in lessons if lesson.track == track]
+        assert orders == list(range(1, len(orders) + 1)), f"{track}: lessons {orders}"
+
+
+@pytest.mark.parametrize("lesson", [pytest.param(ls, id=ls.slug) for ls in catalogue().values()])
+def test_every_lesson_opens_with_goals_and_ends_with_a_summary(lesson):
+    html = "".join(part.html for part in lesson.parts if part.kind == "html")
+    assert "이 장에서 할 수 있게 되는 것" in html
+    assert "정리" in html[-3000:]
+    assert 5 <= lesson.minutes <= 12
+    assert lesson.exercises or lesson.questions

@@ -1,0 +1,58 @@
+"""Where other apps plug into runs without `sandbox` knowing them.
+
+`sandbox` knows users and runs, not lessons or classes. `lessons` registers, at start-up:
+- a watch check: who besides the owner may watch a run (an instructor of the owner's class);
+- a finish hook: called once a run's transcript is saved (it records the exercise attempt);
+- an end fragment: extra HTML the output socket sends when a run ends (the exercise verdict).
+The dependency keeps pointing from lessons to sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sandbox.models import Run
+
+WatchCheck = Callable[[object, Run], bool]
+FinishHook = Callable[[Run], None]
+EndFragment = Callable[[Run], str]
+
+_watch_checks: list[WatchCheck] = []
+_finish_hooks: list[FinishHook] = []
+_end_fragments: list[EndFragment] = []
+
+
+def _register(registry: list, function) -> None:
+    if function not in registry:
+        registry.append(function)
+
+
+def register_watch_check(check: WatchCheck) -> None:
+    _register(_watch_checks, check)
+
+
+def register_finish_hook(hook: FinishHook) -> None:
+    _register(_finish_hooks, hook)
+
+
+def register_end_fragment(fragment: EndFragment) -> None:
+    _register(_end_fragments, fragment)
+
+
+def may_watch(user, run: Run) -> bool:
+    if not user.is_authenticated:
+        return False
+    if run.owner_id == user.pk:
+        return True
+    return any(check(user, run) for check in _watch_checks)
+
+
+def run_finished(run: Run) -> None:
+    """Synchronous: call from a worker thread."""
+    for hook in _finish_hooks:
+        hook(run)
+
+
+def end_fragments(run: Run) -> str:
+    """Synchronous: call from a worker thread."""
+    return "".join(fragment(run) for fragment in _end_fragments)
