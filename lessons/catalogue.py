@@ -14,9 +14,11 @@ from pathlib import Path
 
 import markdown
 import yaml
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content" / "ko"
-TRACKS = {"docker": "도커", "kubernetes": "쿠버네티스"}
+TRACKS = {"docker": gettext_lazy("도커"), "kubernetes": gettext_lazy("쿠버네티스")}
 LAB_IMAGES = frozenset({"baeum/lab"})
 MAX_COMMAND_BYTES = 4096
 MAX_TIMEOUT = 60
@@ -39,14 +41,18 @@ class Expect:
         """Why a finished run does not meet this expectation, in words for the student."""
         reasons = []
         if self.exit_code is not None and exit_code != self.exit_code:
-            reasons.append(f"종료 코드가 {self.exit_code}이어야 하는데 {exit_code}였어요.")
+            reasons.append(
+                _("종료 코드가 {want}이어야 하는데 {got}였어요.").format(
+                    want=self.exit_code, got=exit_code
+                )
+            )
         if self.output is not None and not re.search(self.output, output):
-            reasons.append(f"출력에서 `{self.output}`를 찾지 못했어요.")
+            reasons.append(_("출력에서 `{pattern}`를 찾지 못했어요.").format(pattern=self.output))
         if self.oom_killed is not None and oom_killed != self.oom_killed:
             reasons.append(
-                "메모리 제한으로 강제 종료되어야 해요."
+                _("메모리 제한으로 강제 종료되어야 해요.")
                 if self.oom_killed
-                else "메모리 제한에 걸리지 않아야 해요."
+                else _("메모리 제한에 걸리지 않아야 해요.")
             )
         return reasons
 

@@ -4,6 +4,7 @@ exercise's `expect` and recorded. Registered with sandbox's hooks at start-up (a
 from __future__ import annotations
 
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from lessons.catalogue import Exercise, catalogue
 from lessons.models import Attempt
@@ -27,7 +28,7 @@ def exercise_of(run: Run) -> tuple[str, Exercise] | None:
 
 def verdict(run: Run, exercise: Exercise) -> tuple[bool, str]:
     if run.state == Run.State.FAILED:
-        return False, run.message or "실행하지 못했어요."
+        return False, run.message or _("실행하지 못했어요.")
     if run.state == Run.State.TIMED_OUT and not exercise.expect.oom_killed:
         return False, run.message
     reasons = exercise.expect.failures(run.exit_code, run.transcript, run.oom_killed)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
 from lessons.catalogue import Lesson, by_track
 from lessons.models import Attempt
 
 NOT_STARTED, IN_PROGRESS, DONE = "not_started", "in_progress", "done"
-STATE_NAMES = {NOT_STARTED: "시작 전", IN_PROGRESS: "진행 중", DONE: "완료"}
+STATE_NAMES = {
+    NOT_STARTED: gettext_lazy("시작 전"),
+    IN_PROGRESS: gettext_lazy("진행 중"),
+    DONE: gettext_lazy("완료"),
+}
 
 
 def blocks_of(lesson: Lesson) -> set[str]:

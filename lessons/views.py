@@ -5,6 +5,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 from pygments.formatters import HtmlFormatter
@@ -24,7 +25,7 @@ def _lesson_or_404(slug: str) -> Lesson:
     try:
         return catalogue()[slug]
     except KeyError:
-        raise Http404("레슨을 찾을 수 없어요.") from None
+        raise Http404(_("레슨을 찾을 수 없어요.")) from None
 
 
 def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -61,11 +62,13 @@ def _command_for(exercise: Exercise, submitted: str | None) -> str:
         return exercise.command
     command = submitted.replace("\r\n", "\n").strip()
     if not command:
-        raise ValueError("실행할 명령을 입력해 주세요.")
+        raise ValueError(_("실행할 명령을 입력해 주세요."))
     if len(command.encode()) > MAX_COMMAND_BYTES:
-        raise ValueError(f"명령이 너무 길어요. {MAX_COMMAND_BYTES}바이트 이내로 줄여 주세요.")
+        raise ValueError(
+            _("명령이 너무 길어요. {n}바이트 이내로 줄여 주세요.").format(n=MAX_COMMAND_BYTES)
+        )
     if "\x00" in command:
-        raise ValueError("명령에 쓸 수 없는 문자(NUL)가 있어요.")
+        raise ValueError(_("명령에 쓸 수 없는 문자(NUL)가 있어요."))
     return command
 
 
@@ -76,7 +79,7 @@ def _run_spec(lesson: Lesson, exercise: Exercise, command: str, owner_id: int) -
         command = "\n".join(f"# {c.name}\n{c.command}" for c in exercise.containers)
     elif exercise.repeat > 1:
         parts = tuple(
-            runs.Part(f"{n}번째 컨테이너", command, main=n == exercise.repeat)
+            runs.Part(_("{n}번째 컨테이너").format(n=n), command, main=n == exercise.repeat)
             for n in range(1, exercise.repeat + 1)
         )
     return runs.RunSpec(
@@ -96,10 +99,10 @@ async def exercise_run(request: HttpRequest, slug: str, exercise_id: str) -> Htt
     lesson = _lesson_or_404(slug)
     exercise = lesson.exercises.get(exercise_id)
     if exercise is None:
-        raise Http404("실습을 찾을 수 없어요.")
+        raise Http404(_("실습을 찾을 수 없어요."))
     user = await request.auser()
     if not user.is_authenticated:
-        return _run_message(request, "실습을 실행하려면 로그인해 주세요.", login_link=True)
+        return _run_message(request, _("실습을 실행하려면 로그인해 주세요."), login_link=True)
     try:
         command = _command_for(exercise, request.POST.get("command"))
     except ValueError as error:
@@ -134,7 +137,7 @@ def question_answer(request: HttpRequest, slug: str, question_id: str) -> HttpRe
     lesson = _lesson_or_404(slug)
     question = lesson.questions.get(question_id)
     if question is None:
-        raise Http404("질문을 찾을 수 없어요.")
+        raise Http404(_("질문을 찾을 수 없어요."))
     given = request.POST.get("answer", "").strip()[:200]
     if not given:
         return render(

@@ -7,13 +7,16 @@ import logging
 import threading
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from sandbox import engine, runs
 from sandbox.models import Run
 
 log = logging.getLogger(__name__)
 
-RESTARTED_MESSAGE = "서버가 다시 시작되어 이 실행을 이어서 볼 수 없어요. 다시 실행해 주세요."
+RESTARTED_MESSAGE = gettext_lazy(
+    "서버가 다시 시작되어 이 실행을 이어서 볼 수 없어요. 다시 실행해 주세요."
+)
 
 
 def reap_orphans() -> int:
@@ -39,7 +42,7 @@ def abandon_unfollowed_runs() -> int:
     return (
         Run.objects.filter(state__in=Run.LIVE_STATES)
         .exclude(pk__in=list(runs.LIVE))
-        .update(state=Run.State.FAILED, message=RESTARTED_MESSAGE, ended_at=timezone.now())
+        .update(state=Run.State.FAILED, message=str(RESTARTED_MESSAGE), ended_at=timezone.now())
     )
 
 

@@ -24,6 +24,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from sandbox import engine, hooks
 from sandbox.models import Run
@@ -35,8 +37,8 @@ log = logging.getLogger(__name__)
 FRAME_SECONDS = 0.05
 FRAME_BYTES = 64 * 1024
 
-ENGINE_DOWN_MESSAGE = "도커 엔진에 연결할 수 없어요. 잠시 후 다시 실행해 주세요."
-ENGINE_ERROR_MESSAGE = "컨테이너를 시작하지 못했어요: {detail}"
+ENGINE_DOWN_MESSAGE = gettext_lazy("도커 엔진에 연결할 수 없어요. 잠시 후 다시 실행해 주세요.")
+ENGINE_ERROR_MESSAGE = gettext_lazy("컨테이너를 시작하지 못했어요: {detail}")
 
 
 class QuotaExceeded(Exception):
@@ -139,11 +141,12 @@ async def _create_run_within_quota(spec: RunSpec) -> Run:
     live = Run.objects.filter(state__in=Run.LIVE_STATES)
     if await live.filter(owner_id=spec.owner_id).acount() >= settings.SANDBOX_MAX_PER_USER:
         raise QuotaExceeded(
-            f"이미 실행 중인 실습이 {settings.SANDBOX_MAX_PER_USER}개 있어요. "
-            "하나가 끝나면 다시 실행해 주세요."
+            _("이미 실행 중인 실습이 {n}개 있어요. 하나가 끝나면 다시 실행해 주세요.").format(
+                n=settings.SANDBOX_MAX_PER_USER
+            )
         )
     if await live.acount() >= settings.SANDBOX_MAX_TOTAL:
-        raise QuotaExceeded("지금은 실행 중인 실습이 너무 많아요. 잠시 후 다시 실행해 주세요.")
+        raise QuotaExceeded(_("지금은 실행 중인 실습이 너무 많아요. 잠시 후 다시 실행해 주세요."))
     return await Run.objects.acreate(
         owner_id=spec.owner_id,
         label=spec.label,
@@ -190,18 +193,20 @@ async def _follow(run: Run, spec: RunSpec) -> None:
             run.exit_code = states[main].exit_code
         run.oom_killed = any(state.oom_killed for state in states)
         if not finished:
-            run.message = f"시간 제한({run.timeout_seconds}초)을 넘겨서 컨테이너를 멈췄어요."
+            run.message = _("시간 제한({n}초)을 넘겨서 컨테이너를 멈췄어요.").format(
+                n=run.timeout_seconds
+            )
         elif run.oom_killed:
-            run.message = "메모리 제한을 넘겨서 커널이 프로세스를 강제로 끝냈어요(OOM)."
+            run.message = _("메모리 제한을 넘겨서 커널이 프로세스를 강제로 끝냈어요(OOM).")
     except engine.EngineUnavailable:
         log.warning("run %s: engine unavailable", run_id)
-        run.state, run.message = Run.State.FAILED, ENGINE_DOWN_MESSAGE
+        run.state, run.message = Run.State.FAILED, str(ENGINE_DOWN_MESSAGE)
     except engine.EngineError as error:
         log.warning("run %s: engine error: %s", run_id, error)
         run.state, run.message = Run.State.FAILED, ENGINE_ERROR_MESSAGE.format(detail=error)[:300]
     except Exception:
         log.exception("run %s failed", run_id)
-        run.state, run.message = Run.State.FAILED, "실행 중에 예기치 못한 문제가 생겼어요."
+        run.state, run.message = Run.State.FAILED, _("실행 중에 예기치 못한 문제가 생겼어요.")
         raise
     finally:
         for stream in made.streams:
@@ -242,7 +247,7 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
         made.network = await asyncio.to_thread(engine.create_run_network, run_id)
     prepared = [await _prepare(run_id, spec, part, made.network, made) for part in parts]
     main = next(i for i, part in enumerate(parts) if part.main)
-    for container_id, _ in prepared:
+    for container_id, _stream in prepared:
         await asyncio.to_thread(engine.start, container_id)
     began = time.monotonic()
     await _mark_running(run, prepared[main][0])
@@ -260,7 +265,7 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
     for relay in relays:
         with suppress(Exception):
             await asyncio.wait_for(relay, timeout=settings.DOCKER_TIMEOUT_SECONDS)
-    for container_id, _ in prepared:
+    for container_id, _stream in prepared:
         await asyncio.to_thread(engine.wait, container_id, settings.DOCKER_TIMEOUT_SECONDS)
     return finished
 

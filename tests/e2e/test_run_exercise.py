@@ -1,5 +1,6 @@
 import pytest
 
+from lessons.catalogue import catalogue
 from tests.e2e.conftest import serious_accessibility_violations, sign_up
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
@@ -28,20 +29,31 @@ def test_a_student_sees_a_real_container_print_line_by_line(page, live_server_ur
     page.screenshot(path="test-artifacts/lesson-run.png", full_page=False)
 
 
-def test_lesson_and_course_pages_have_no_serious_accessibility_problems(page, live_server_url):
-    for path in ("/", LESSON, "/accounts/login/", "/accounts/signup/"):
+ALL_LESSONS = [f"/lessons/{slug}/" for slug in catalogue()]
+
+
+def test_every_page_has_no_serious_accessibility_problems(page, live_server_url):
+    problems = {}
+    for path in ["/", "/accounts/login/", "/accounts/signup/", *ALL_LESSONS]:
         page.goto(live_server_url + path)
-        assert serious_accessibility_violations(page) == [], path
+        if found := serious_accessibility_violations(page):
+            problems[path] = found
+    assert problems == {}
 
 
-def test_the_lesson_reads_on_a_phone_without_sideways_scrolling(browser, live_server_url):
+def test_every_lesson_reads_on_a_phone_without_sideways_scrolling(browser, live_server_url):
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
     page = context.new_page()
+    overflowing = {}
+    for path in ALL_LESSONS:
+        page.goto(live_server_url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            overflowing[path] = overflow
     page.goto(live_server_url + LESSON)
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     page.screenshot(path="test-artifacts/lesson-phone.png", full_page=False)
     context.close()
-    assert overflow <= 0
+    assert overflowing == {}
 
 
 def test_an_anonymous_reader_is_sent_to_sign_in_to_run(page, live_server_url):
