@@ -40,6 +40,10 @@ def sandbox_namespace():
 
     settings.SANDBOX_NAMESPACE = f"test-{uuid.uuid4().hex[:8]}"
     yield settings.SANDBOX_NAMESPACE
+    # Whatever the tests did, they must leave nothing behind on the engine.
+    if engine.ping():
+        left = engine.labelled_containers(), engine.labelled_networks()
+        assert left == ([], []), f"the suite left sandbox containers/networks behind: {left}"
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from django.views.decorators.http import require_POST
 from pygments.formatters import HtmlFormatter
 
 from lessons.catalogue import MAX_COMMAND_BYTES, Exercise, Lesson, catalogue
-from lessons.checks import run_label
+from lessons.checks import exercise_of, run_label
 from lessons.models import Attempt
 from lessons.progress import course_progress, lesson_progress
 from sandbox import runs
+from sandbox.models import Run
 
 
 def course(request: HttpRequest) -> HttpResponse:
@@ -44,13 +45,16 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _run_message(request: HttpRequest, message: str, *, login_link: bool = False) -> HttpResponse:
+def _run_message(
+    request: HttpRequest, message: str, *, login_link: bool = False, live_runs=()
+) -> HttpResponse:
     return render(
         request,
         "lessons/run_message.html",
         {
             "message": message,
             "login_link": login_link,
+            "live_runs": live_runs,
             "next": request.headers.get("HX-Current-URL", ""),
         },
     )
@@ -111,8 +115,21 @@ async def exercise_run(request: HttpRequest, slug: str, exercise_id: str) -> Htt
     try:
         run = await runs.start_run(spec)
     except runs.QuotaExceeded as error:
-        return _run_message(request, str(error))
-    return render(request, "sandbox/run_panel.html#panel", {"run": run})
+        return _run_message(request, str(error), live_runs=await _live_runs_of(user))
+    return render(
+        request, "sandbox/run_panel.html#panel", {"run": run, "joined": run.joined_existing}
+    )
+
+
+async def _live_runs_of(user) -> list[dict]:
+    """The student's live runs, named by their exercises, so the quota message can offer to
+    stop one."""
+    found = []
+    async for run in Run.objects.filter(owner=user, state__in=Run.LIVE_STATES):
+        named = exercise_of(run)
+        title = named[1].title if named else run.label
+        found.append({"run": run, "title": title})
+    return found
 
 
 def signup(request: HttpRequest) -> HttpResponse:

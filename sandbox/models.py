@@ -12,6 +12,7 @@ class Run(models.Model):
         RUNNING = "running", "실행 중"
         EXITED = "exited", "종료"
         TIMED_OUT = "timed_out", "시간 초과"
+        STOPPED = "stopped", "멈춤"
         FAILED = "failed", "실패"
 
     LIVE_STATES = (State.STARTING, State.RUNNING)

@@ -17,6 +17,7 @@ import codecs
 import logging
 import threading
 import time
+import weakref
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -106,12 +107,24 @@ class Pane:
 
 
 @dataclass
+class _Made:
+    """What a run made on the engine, so that it is removed whatever happens."""
+
+    containers: list[str] = field(default_factory=list)
+    network: str | None = None
+    streams: list[engine.OutputStream] = field(default_factory=list)
+
+
+@dataclass
 class LiveRun:
-    """What this process knows of a run it follows, for listeners that join late."""
+    """What this process knows of a run it follows: its output for listeners that join late,
+    and what it made on the engine, so that it can be stopped and cleaned up."""
 
     run_id: str
     panes: list[Pane]
     seq: int = 0
+    made: _Made = field(default_factory=lambda: _Made())
+    stopped_because: str = ""
 
     def saved_panes(self) -> list[dict]:
         return [pane.saved() for pane in self.panes]
@@ -120,6 +133,16 @@ class LiveRun:
 # Runs followed by this process, by id. Entries leave once the transcript is saved.
 LIVE: dict[str, LiveRun] = {}
 _TASKS: set[asyncio.Task] = set()
+# Quota checks and run creation happen one at a time, so two quick presses cannot both pass.
+# (One lock per event loop: a lock belongs to the loop that first waits on it.)
+_START_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _start_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    if loop not in _START_LOCKS:
+        _START_LOCKS[loop] = asyncio.Lock()
+    return _START_LOCKS[loop]
 
 
 def group_name(run_id) -> str:
@@ -127,8 +150,22 @@ def group_name(run_id) -> str:
 
 
 async def start_run(spec: RunSpec) -> Run:
-    """Record a run and start following it; returns at once, before any container exists."""
-    run = await _create_run_within_quota(spec)
+    """Record a run and start following it; returns at once, before any container exists.
+
+    If the owner already has a live run with the same label (a second press of the same
+    button), that run is returned instead, with `joined_existing` set.
+    """
+    async with _start_lock():
+        existing = await (
+            Run.objects.filter(owner_id=spec.owner_id, label=spec.label, state__in=Run.LIVE_STATES)
+            .order_by("-created_at")
+            .afirst()
+        )
+        if existing is not None and str(existing.id) in LIVE:
+            existing.joined_existing = True
+            return existing
+        run = await _create_run_within_quota(spec)
+    run.joined_existing = False
     panes = [Pane(part.name) for part in spec.containers()]
     LIVE[str(run.id)] = LiveRun(str(run.id), panes)
     task = asyncio.get_running_loop().create_task(_follow(run, spec))
@@ -161,19 +198,24 @@ async def _publish(run_id: str, event: dict) -> None:
     await get_channel_layer().group_send(group_name(run_id), event)
 
 
-@dataclass
-class _Made:
-    """What a run made on the engine, so that it is removed whatever happens."""
-
-    containers: list[str] = field(default_factory=list)
-    network: str | None = None
-    streams: list[engine.OutputStream] = field(default_factory=list)
+async def stop_run(run_id: str, because: str) -> bool:
+    """Stop a live run followed by this process; False if there is none."""
+    live = LIVE.get(str(run_id))
+    if live is None:
+        return False
+    live.stopped_because = because
+    # Streams first, then the containers: the follower sees the end and finishes as usual.
+    for stream in live.made.streams:
+        stream.close()
+    for container_id in list(live.made.containers):
+        await asyncio.to_thread(engine.kill, container_id)
+    return True
 
 
 async def _follow(run: Run, spec: RunSpec) -> None:
     run_id = str(run.id)
     live = LIVE[run_id]
-    made = _Made()
+    made = live.made
     deadline = time.monotonic() + run.timeout_seconds
     try:
         if spec.one_after_another:
@@ -186,17 +228,19 @@ async def _follow(run: Run, spec: RunSpec) -> None:
         for pane, state in zip(live.panes, states, strict=False):
             pane.exit_code = state.exit_code
         run.state = Run.State.EXITED if finished else Run.State.TIMED_OUT
+        if live.stopped_because:
+            run.state, run.message = Run.State.STOPPED, live.stopped_because
         if spec.one_after_another:
             codes = [state.exit_code for state in states]
             run.exit_code = next((code for code in codes if code), codes[-1] if codes else None)
         else:
             run.exit_code = states[main].exit_code
         run.oom_killed = any(state.oom_killed for state in states)
-        if not finished:
+        if not finished and not live.stopped_because:
             run.message = _("시간 제한({n}초)을 넘겨서 컨테이너를 멈췄어요.").format(
                 n=run.timeout_seconds
             )
-        elif run.oom_killed:
+        elif run.oom_killed and not live.stopped_because:
             run.message = _("메모리 제한을 넘겨서 커널이 프로세스를 강제로 끝냈어요(OOM).")
     except engine.EngineUnavailable:
         log.warning("run %s: engine unavailable", run_id)
@@ -247,6 +291,8 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
         made.network = await asyncio.to_thread(engine.create_run_network, run_id)
     prepared = [await _prepare(run_id, spec, part, made.network, made) for part in parts]
     main = next(i for i, part in enumerate(parts) if part.main)
+    if live.stopped_because:
+        return True
     for container_id, _stream in prepared:
         await asyncio.to_thread(engine.start, container_id)
     began = time.monotonic()
@@ -274,6 +320,8 @@ async def _in_turn(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadline
     """Run the parts one after another, each timed from create to exit."""
     run_id = str(run.id)
     for index, part in enumerate(spec.containers()):
+        if live.stopped_because:
+            return True
         began = time.monotonic()
         container_id, stream = await _prepare(run_id, spec, part, None, made)
         await asyncio.to_thread(engine.start, container_id)

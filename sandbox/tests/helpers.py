@@ -8,12 +8,14 @@ from sandbox import runs
 from sandbox.models import Run
 
 
-def spec(owner, command: str, *, timeout: int = 20, memory: str | None = None) -> runs.RunSpec:
+def spec(
+    owner, command: str, *, timeout: int = 20, memory: str | None = None, label: str = "test"
+) -> runs.RunSpec:
     return runs.RunSpec(
         image="baeum/lab",
         command=command,
         owner_id=owner.pk,
-        label="test",
+        label=label,
         timeout=timeout,
         memory=memory,
     )

@@ -90,9 +90,9 @@ async def test_engine_unreachable_fails_the_run_with_a_plain_message(alice, monk
 
 async def test_a_student_over_quota_gets_a_clear_refusal(alice):
     with override_settings(SANDBOX_MAX_PER_USER=1):
-        await runs.start_run(spec(alice, "sleep 2"))
+        await runs.start_run(spec(alice, "sleep 2", label="first"))
         with pytest.raises(runs.QuotaExceeded, match="1개"):
-            await runs.start_run(spec(alice, "echo second"))
+            await runs.start_run(spec(alice, "echo second", label="second"))
         await runs.wait_for_all()
 
 
@@ -173,3 +173,57 @@ async def test_the_reaper_removes_what_no_run_owns(alice):
     assert not engine.labelled_containers()
     assert network not in {n.name for n in engine.labelled_networks()}
     assert stray
+
+
+async def test_two_quick_presses_start_one_run(alice):
+    first, second = await asyncio.gather(
+        runs.start_run(spec(alice, "sleep 1")), runs.start_run(spec(alice, "sleep 1"))
+    )
+    await runs.wait_for_all()
+    assert first.pk == second.pk
+    assert {first.joined_existing, second.joined_existing} == {False, True}
+    assert await Run.objects.filter(owner=alice).acount() == 1
+
+
+async def test_the_server_wide_quota_holds(alice, bob):
+    with override_settings(SANDBOX_MAX_TOTAL=1):
+        await runs.start_run(spec(alice, "sleep 2"))
+        with pytest.raises(runs.QuotaExceeded, match="너무 많아요"):
+            await runs.start_run(spec(bob, "echo mine"))
+        await runs.wait_for_all()
+
+
+async def test_a_stopped_run_says_who_stopped_it(alice):
+    run = await runs.start_run(spec(alice, "echo going; sleep 30"))
+    while not runs.LIVE[str(run.id)].panes[0].text:
+        await asyncio.sleep(0.05)
+    started = time.monotonic()
+    assert await runs.stop_run(str(run.id), "직접 실행을 멈췄어요.")
+    await runs.wait_for_all()
+    run = await Run.objects.aget(pk=run.pk)
+    assert time.monotonic() - started < 10
+    assert run.state == Run.State.STOPPED
+    assert run.message == "직접 실행을 멈췄어요."
+    assert run.transcript == "going\n"
+    assert not engine.labelled_containers()
+
+
+async def test_an_output_flood_is_coalesced_bounded_and_ends_on_time(alice):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    with override_settings(SANDBOX_TRANSCRIPT_BYTES=64 * 1024):
+        run = await runs.start_run(spec(alice, "yes flood", timeout=3))
+        await layer.group_add(runs.group_name(run.id), channel)
+        frames = 0
+        while True:
+            event = await asyncio.wait_for(layer.receive(channel), timeout=30)
+            frames += event["type"] == "run.output"
+            if event["type"] == "run.ended":
+                break
+        await runs.wait_for_all()
+    run = await Run.objects.aget(pk=run.pk)
+    assert run.state == Run.State.TIMED_OUT
+    assert len(run.transcript.encode()) == 64 * 1024
+    assert run.transcript_dropped_bytes > 1_000_000  # the flood went on; it was counted
+    # At most one frame per 50 ms (plus the tail), however fast the container writes.
+    assert frames <= 3 / runs.FRAME_SECONDS + 5

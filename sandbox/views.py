@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from sandbox import runs
+from sandbox.hooks import may_watch
+from sandbox.models import Run
+
+
+@require_POST
+async def run_stop(request: HttpRequest, run_id) -> HttpResponse:
+    """Stop a live run: its owner, or whoever may watch it (an instructor of the class)."""
+    user = await request.auser()
+    run = await Run.objects.filter(pk=run_id).afirst()
+    if run is None or not user.is_authenticated:
+        raise Http404
+    if not await database_sync_to_async(may_watch)(user, run):
+        raise Http404  # another's run: not even its existence is confirmed
+    if run.owner_id == user.pk:
+        because = _("직접 실행을 멈췄어요.")
+    else:
+        because = _("강사가 실행을 멈췄어요.")
+    await runs.stop_run(str(run.id), because)
+    # The panel learns the new state over its socket; nothing to swap here.
+    return HttpResponse(status=204)
