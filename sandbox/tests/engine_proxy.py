@@ -4,6 +4,7 @@ without stopping the engine the rest of the suite uses."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -37,10 +38,8 @@ class EngineProxy:
             listener.close()
         with self._lock:
             for conn in self._connections:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 conn.close()
             self._connections.clear()
         if self.path.exists():
@@ -67,7 +66,5 @@ class EngineProxy:
         except OSError:
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
