@@ -39,6 +39,8 @@ def sandbox_namespace():
     from django.conf import settings
 
     settings.SANDBOX_NAMESPACE = f"test-{uuid.uuid4().hex[:8]}"
+    # Tests take the cold path unless they ask for the pool (and drain it when done).
+    settings.SANDBOX_POOL_SIZE = 0
     yield settings.SANDBOX_NAMESPACE
     # Whatever the tests did, they must leave nothing behind on the engine.
     if engine.ping():

@@ -129,6 +129,8 @@ class ContainerSpec:
     # With a network: the run's internal network, where the others reach this one by `hostname`.
     network: str | None = None
     hostname: str | None = None
+    # Keep stdin open: a warm pool container waits there for the command it will run.
+    stdin: bool = False
 
 
 def _labels(run_id: str) -> dict[str, str]:
@@ -153,6 +155,7 @@ def create_container(spec: ContainerSpec) -> str:
             hostname=spec.hostname,
             labels=_labels(spec.run_id),
             detach=True,
+            stdin_open=spec.stdin,
             **endpoint,
             **hardening(spec.memory, spec.network),
         )
@@ -206,6 +209,11 @@ class OutputStream:
         self._sock = sock
         self._closed = threading.Event()
 
+    def send(self, data: bytes) -> None:
+        """Write to the container's stdin (a stream attached with stdin=True)."""
+        raw = getattr(self._sock, "_sock", self._sock)
+        raw.sendall(data)
+
     def chunks(self) -> Iterator[bytes]:
         try:
             for _stream, data in frames_iter(self._sock, tty=False):
@@ -225,12 +233,12 @@ class OutputStream:
         self._sock.close()
 
 
-def attach(container_id: str) -> OutputStream:
+def attach(container_id: str, stdin: bool = False) -> OutputStream:
+    params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
+    if stdin:
+        params["stdin"] = 1
     with _engine_call() as client:
-        sock = client.api.attach_socket(
-            container_id, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
-        )
-        return OutputStream(sock)
+        return OutputStream(client.api.attach_socket(container_id, params=params))
 
 
 def start(container_id: str) -> None:

@@ -9,7 +9,7 @@ import threading
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, runs
+from sandbox import engine, pool, runs
 from sandbox.models import Run
 
 log = logging.getLogger(__name__)
@@ -22,9 +22,12 @@ RESTARTED_MESSAGE = gettext_lazy(
 def reap_orphans() -> int:
     """Remove this deployment's containers and networks that no run followed here owns."""
     followed = set(runs.LIVE)
+    held = pool.held_container_ids()
+    for live in list(runs.LIVE.values()):
+        held.update(live.made.containers)  # warm containers carry their pool's label
     removed = 0
     for container in engine.labelled_containers():
-        if container.run_id not in followed:
+        if container.run_id not in followed and container.id not in held:
             engine.remove(container.id)
             removed += 1
     # Networks after containers: a network with containers attached cannot be removed.

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks
+from sandbox import engine, hooks, pool
 from sandbox.models import Run
 from sandbox.pipe import OutputPipe
 
@@ -287,14 +287,24 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
     """Start every part at once; return False if the deadline passed before the main one ended."""
     run_id = str(run.id)
     parts = spec.containers()
-    if len(parts) > 1:
-        made.network = await asyncio.to_thread(engine.create_run_network, run_id)
-    prepared = [await _prepare(run_id, spec, part, made.network, made) for part in parts]
     main = next(i for i, part in enumerate(parts) if part.main)
-    if live.stopped_because:
-        return True
-    for container_id, _stream in prepared:
-        await asyncio.to_thread(engine.start, container_id)
+    warm = _warm_container(spec)
+    if warm is not None:
+        # Already created, attached and started: it only needs its command.
+        made.containers.append(warm.container_id)
+        made.streams.append(warm.stream)
+        prepared = [(warm.container_id, warm.stream)]
+        if live.stopped_because:
+            return True
+        await asyncio.to_thread(warm.run, parts[0].command)
+    else:
+        if len(parts) > 1:
+            made.network = await asyncio.to_thread(engine.create_run_network, run_id)
+        prepared = [await _prepare(run_id, spec, part, made.network, made) for part in parts]
+        if live.stopped_because:
+            return True
+        for container_id, _stream in prepared:
+            await asyncio.to_thread(engine.start, container_id)
     began = time.monotonic()
     await _mark_running(run, prepared[main][0])
     relays = [
@@ -314,6 +324,13 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
     for container_id, _stream in prepared:
         await asyncio.to_thread(engine.wait, container_id, settings.DOCKER_TIMEOUT_SECONDS)
     return finished
+
+
+def _warm_container(spec: RunSpec) -> pool.Warm | None:
+    """A pool container fits a run of one container with the default limits."""
+    if settings.SANDBOX_POOL_SIZE <= 0 or len(spec.containers()) != 1 or spec.memory:
+        return None
+    return pool.pool_for(spec.image).take()
 
 
 async def _in_turn(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadline: float) -> bool:

@@ -148,6 +148,8 @@ LOGGING = {
 # Labels this deployment's containers, so servers sharing an engine only ever reap their own.
 SANDBOX_NAMESPACE = os.environ.get("SANDBOX_NAMESPACE", "baeum")
 SANDBOX_REAP_SECONDS = envint("SANDBOX_REAP_SECONDS", 60)
+# Warm containers kept per lab image, waiting for a command (0 turns the pool off).
+SANDBOX_POOL_SIZE = envint("SANDBOX_POOL_SIZE", 2)
 DOCKER_TIMEOUT_SECONDS = envint("DOCKER_TIMEOUT_SECONDS", 15)
 SANDBOX_MEMORY = os.environ.get("SANDBOX_MEMORY", "128m")
 SANDBOX_PIDS = envint("SANDBOX_PIDS", 64)

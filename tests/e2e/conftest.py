@@ -82,6 +82,14 @@ def live_server_url(tmp_path_factory, docker_engine):
     finally:
         process.terminate()
         process.wait(timeout=10)
+        # The server's warm pool outlives it, as after any stop; reap as a restart would.
+        subprocess.run(
+            [sys.executable, "manage.py", "reap_sandboxes"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 @pytest.fixture(scope="session")
