@@ -56,10 +56,15 @@ def test_the_engine_creates_the_container_as_hardened():
     assert host["Init"] is True
     assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "1"}}
     assert set(host["Tmpfs"]) == {"/tmp", "/work"}
+    for options in host["Tmpfs"].values():
+        assert "size=16m" in options and "nr_inodes=4096" in options and "nosuid" in options
     assert not host["Binds"] and not host["Devices"]
     assert not info["Mounts"] or all(m["Type"] == "tmpfs" for m in info["Mounts"])
     assert host["PidMode"] == "" and host["IpcMode"] in ("private", "")
-    assert {u["Name"] for u in host["Ulimits"]} == {"nofile", "fsize"}
+    assert {(u["Name"], u["Soft"], u["Hard"]) for u in host["Ulimits"]} == {
+        ("nofile", 256, 256),
+        ("fsize", 16 * 2**20, 16 * 2**20),
+    }
     assert info["Config"]["User"] == "1000:1000"
     assert info["Config"]["Labels"][engine.SANDBOX_LABEL] == settings.SANDBOX_NAMESPACE
     assert info["Config"]["Labels"][engine.RUN_LABEL] == run_id
