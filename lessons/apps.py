@@ -6,8 +6,10 @@ class LessonsConfig(AppConfig):
     verbose_name = "레슨"
 
     def ready(self) -> None:
-        from lessons import checks
+        from lessons import checks, classes
         from sandbox import hooks
 
         hooks.register_finish_hook(checks.record_attempt)
         hooks.register_end_fragment(checks.verdict_fragment)
+        # An instructor may watch (and stop) the runs of the students in their classes.
+        hooks.register_watch_check(lambda user, run: classes.teaches_student(user, run.owner_id))

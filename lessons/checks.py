@@ -7,6 +7,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from lessons.catalogue import Exercise, catalogue
+from lessons.classes import student_changed_sync
 from lessons.models import Attempt
 from sandbox.models import Run
 
@@ -42,6 +43,10 @@ def record_attempt(run: Run) -> None:
         return
     slug, exercise = found
     passed, reason = verdict(run, exercise)
+    if run.state == Run.State.STOPPED:
+        # Stopped by the student or an instructor: not a try that failed.
+        student_changed_sync(run.owner_id)
+        return
     Attempt.objects.update_or_create(
         run=run,
         defaults={
@@ -53,6 +58,7 @@ def record_attempt(run: Run) -> None:
             "reason": reason,
         },
     )
+    student_changed_sync(run.owner_id)
 
 
 def verdict_fragment(run: Run) -> str:

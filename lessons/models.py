@@ -34,3 +34,22 @@ class Attempt(models.Model):
     def __str__(self) -> str:
         verdict = "통과" if self.passed else "미통과"
         return f"{self.student} {self.lesson}/{self.block} {verdict}"
+
+
+class Classroom(models.Model):
+    """A class (cohort): its instructors see its students' progress and runs, live."""
+
+    name = models.CharField(max_length=100)
+    # Short, typed by students, never guessable by counting (see classes.new_join_code).
+    join_code = models.CharField(max_length=16, unique=True)
+    instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teaching")
+    students = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="classrooms", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -18,3 +18,25 @@ urlpatterns = [
     path("highlight.css", views.highlight_css, name="highlight_css"),
     path("accounts/signup/", views.signup, name="signup"),
 ]
+
+from lessons import class_views  # noqa: E402
+
+urlpatterns += [
+    path("classes/", class_views.classes, name="classes"),
+    path("classes/new/", class_views.class_create, name="class_create"),
+    path("classes/join/", class_views.class_join, name="class_join"),
+    path("classes/<int:pk>/", class_views.class_dashboard, name="class_dashboard"),
+    path("classes/<int:pk>/lessons/<slug:slug>/", class_views.class_lesson, name="class_lesson"),
+    path(
+        "classes/<int:pk>/attempts/<int:attempt_id>/",
+        class_views.class_attempt,
+        name="class_attempt",
+    ),
+    path("classes/<int:pk>/code/", class_views.class_rotate_code, name="class_rotate_code"),
+    path(
+        "classes/<int:pk>/instructors/",
+        class_views.class_add_instructor,
+        name="class_add_instructor",
+    ),
+    path("classes/<int:pk>/export.csv", class_views.class_export, name="class_export"),
+]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,6 +11,8 @@ from pygments.formatters import HtmlFormatter
 
 from lessons.catalogue import MAX_COMMAND_BYTES, Exercise, Lesson, catalogue
 from lessons.checks import exercise_of, run_label
+from lessons.classes import student_changed, student_changed_sync
+from lessons.forms import SignupForm
 from lessons.models import Attempt
 from lessons.progress import course_progress, lesson_progress
 from sandbox import runs
@@ -116,6 +117,7 @@ async def exercise_run(request: HttpRequest, slug: str, exercise_id: str) -> Htt
         run = await runs.start_run(spec)
     except runs.QuotaExceeded as error:
         return _run_message(request, str(error), live_runs=await _live_runs_of(user))
+    await student_changed(user.pk)  # the class dashboards show the new run
     return render(
         request, "sandbox/run_panel.html#panel", {"run": run, "joined": run.joined_existing}
     )
@@ -134,7 +136,7 @@ async def _live_runs_of(user) -> list[dict]:
 
 def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = UserCreationForm(request.POST)
+        form = SignupForm(request.POST)
         if form.is_valid():
             user = form.save()
             login(request, user)
@@ -144,7 +146,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             )
             return redirect(target if target and safe else "course")
     else:
-        form = UserCreationForm()
+        form = SignupForm(initial={"join_code": request.GET.get("code", "")})
     next_url = request.POST.get("next") or request.GET.get("next", "")
     return render(request, "registration/signup.html", {"form": form, "next": next_url})
 
@@ -170,6 +172,7 @@ def question_answer(request: HttpRequest, slug: str, question_id: str) -> HttpRe
             passed=right,
             answer=given,
         )
+        student_changed_sync(request.user.pk)
     return render(request, "lessons/question_feedback.html", {"question": question, "right": right})
 
 

@@ -4,8 +4,10 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 
-from sandbox.routing import websocket_urlpatterns
+from lessons.routing import websocket_urlpatterns as lesson_routes
+from sandbox.routing import websocket_urlpatterns as sandbox_routes
 
 
 def websocket_application():
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    routes = URLRouter([*sandbox_routes, *lesson_routes])
+    return AllowedHostsOriginValidator(AuthMiddlewareStack(routes))

@@ -1,0 +1,64 @@
+"""Classes: who teaches, who joins, and the live updates their dashboards receive."""
+
+from __future__ import annotations
+
+import secrets
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from lessons.models import Classroom
+
+INSTRUCTORS_GROUP = "instructors"
+# No 0/O, 1/I/L: codes are read aloud and typed by students. 8 characters from 31 give
+# 31**8 ≈ 8.5e11 codes: not found by counting, and rotated on demand.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+
+
+def new_join_code() -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if not Classroom.objects.filter(join_code=code).exists():
+            return code
+
+
+def normalize_code(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())[: CODE_LENGTH * 2]
+
+
+def is_instructor(user) -> bool:
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or user.groups.filter(name=INSTRUCTORS_GROUP).exists()
+
+
+def teaches(user, classroom: Classroom) -> bool:
+    return user.is_authenticated and classroom.instructors.filter(pk=user.pk).exists()
+
+
+def teaches_student(user, student_id: int) -> bool:
+    """Whether `user` teaches a class that `student_id` belongs to."""
+    return (
+        user.is_authenticated
+        and Classroom.objects.filter(instructors=user, students=student_id).exists()
+    )
+
+
+def group_name(classroom_id: int) -> str:
+    return f"class_{classroom_id}"
+
+
+async def student_changed(student_id: int) -> None:
+    """Tell the dashboards of every class the student is in that something changed."""
+    layer = get_channel_layer()
+    ids = [
+        pk
+        async for pk in Classroom.objects.filter(students=student_id).values_list("pk", flat=True)
+    ]
+    for pk in ids:
+        await layer.group_send(group_name(pk), {"type": "class.changed"})
+
+
+def student_changed_sync(student_id: int) -> None:
+    async_to_sync(student_changed)(student_id)
