@@ -9,6 +9,7 @@ class LessonsConfig(AppConfig):
         from lessons import checks, classes
         from sandbox import hooks
 
+        hooks.register_start_hook(lambda run: classes.student_changed_sync(run.owner_id))
         hooks.register_finish_hook(checks.record_attempt)
         hooks.register_end_fragment(checks.verdict_fragment)
         # An instructor may watch (and stop) the runs of the students in their classes.

@@ -2,6 +2,7 @@
 
 `sandbox` knows users and runs, not lessons or classes. `lessons` registers, at start-up:
 - a watch check: who besides the owner may watch a run (an instructor of the owner's class);
+- a start hook: called once a run's container is running (the class dashboards refresh);
 - a finish hook: called once a run's transcript is saved (it records the exercise attempt);
 - an end fragment: extra HTML the output socket sends when a run ends (the exercise verdict).
 The dependency keeps pointing from lessons to sandbox.
@@ -14,11 +15,12 @@ from collections.abc import Callable
 from sandbox.models import Run
 
 WatchCheck = Callable[[object, Run], bool]
-FinishHook = Callable[[Run], None]
+RunHook = Callable[[Run], None]
 EndFragment = Callable[[Run], str]
 
 _watch_checks: list[WatchCheck] = []
-_finish_hooks: list[FinishHook] = []
+_start_hooks: list[RunHook] = []
+_finish_hooks: list[RunHook] = []
 _end_fragments: list[EndFragment] = []
 
 
@@ -31,7 +33,11 @@ def register_watch_check(check: WatchCheck) -> None:
     _register(_watch_checks, check)
 
 
-def register_finish_hook(hook: FinishHook) -> None:
+def register_start_hook(hook: RunHook) -> None:
+    _register(_start_hooks, hook)
+
+
+def register_finish_hook(hook: RunHook) -> None:
     _register(_finish_hooks, hook)
 
 
@@ -45,6 +51,12 @@ def may_watch(user, run: Run) -> bool:
     if run.owner_id == user.pk:
         return True
     return any(check(user, run) for check in _watch_checks)
+
+
+def run_started(run: Run) -> None:
+    """Synchronous: call from a worker thread."""
+    for hook in _start_hooks:
+        hook(run)
 
 
 def run_finished(run: Run) -> None:

@@ -281,6 +281,10 @@ async def _mark_running(run: Run, container_id: str) -> None:
     run.container_id = container_id
     await run.asave(update_fields=["container_id", "state", "started_at"])
     await _publish(str(run.id), {"type": "run.status"})
+    try:
+        await database_sync_to_async(hooks.run_started)(run)
+    except Exception:
+        log.exception("run %s: a start hook failed", run.id)
 
 
 async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadline: float) -> bool:

@@ -44,8 +44,25 @@ def _wait_until_it_answers(port: int, process: subprocess.Popen, log: Path) -> N
     raise RuntimeError(f"the live server did not answer:\n{log.read_text()}")
 
 
+class LiveServer:
+    def __init__(self, url: str, env: dict) -> None:
+        self.url, self.env = url, env
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against the live server's database."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
+
+
 @pytest.fixture(scope="session")
-def live_server_url(tmp_path_factory, docker_engine):
+def site_server(tmp_path_factory, docker_engine):
     folder = tmp_path_factory.mktemp("live")
     port = _free_port()
     env = {
@@ -78,7 +95,7 @@ def live_server_url(tmp_path_factory, docker_engine):
         )
     try:
         _wait_until_it_answers(port, process, log)
-        yield f"http://127.0.0.1:{port}"
+        yield LiveServer(f"http://127.0.0.1:{port}", env)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -90,6 +107,11 @@ def live_server_url(tmp_path_factory, docker_engine):
             check=True,
             stdout=subprocess.DEVNULL,
         )
+
+
+@pytest.fixture(scope="session")
+def live_server_url(site_server):
+    return site_server.url
 
 
 @pytest.fixture(scope="session")
@@ -133,3 +155,11 @@ def sign_up(page, base: str, username: str, next_path: str = "/") -> None:
     page.get_by_label("비밀번호 확인").fill("a-long-passphrase-42")
     page.get_by_role("button", name="가입하기").click()
     page.wait_for_url(f"{base}{next_path}")
+
+
+def sign_in(page, base: str, username: str, password: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("사용자 이름").fill(username)
+    page.get_by_label("비밀번호").fill(password)
+    page.get_by_role("button", name="로그인").click()
+    page.wait_for_url(f"{base}/")

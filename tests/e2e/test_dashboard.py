@@ -1,0 +1,64 @@
+import re
+
+import pytest
+
+from tests.e2e.conftest import serious_accessibility_violations, sign_in, sign_up
+
+pytestmark = [pytest.mark.docker, pytest.mark.browser]
+
+
+def test_the_instructor_sees_a_run_live_and_stops_it(browser, site_server):
+    base = site_server.url
+    site_server.manage("create_instructor", "prof", "--password", "prof-passphrase-42")
+    out = site_server.manage("create_class", "도커 입문 1반", "--instructor", "prof")
+    pk, code = re.search(r"class (\d+) .*join code (\w+)", out).groups()
+
+    teacher = browser.new_context(viewport={"width": 1280, "height": 900})
+    student = browser.new_context(viewport={"width": 1000, "height": 900})
+    try:
+        instructor_page = teacher.new_page()
+        sign_in(instructor_page, base, "prof", "prof-passphrase-42")
+        student_page = student.new_page()
+        student_page.goto(
+            f"{base}/accounts/signup/?code={code}&next=/lessons/docker-01-what-is-a-container/"
+        )
+        student_page.get_by_label("사용자 이름").fill("minji")
+        student_page.get_by_label("비밀번호:", exact=True).fill("a-long-passphrase-42")
+        student_page.get_by_label("비밀번호 확인").fill("a-long-passphrase-42")
+        student_page.get_by_role("button", name="가입하기").click()
+        student_page.wait_for_url("**/lessons/docker-01-what-is-a-container/")
+
+        instructor_page.goto(f"{base}/classes/{pk}/")
+        matrix = instructor_page.locator("#matrix")
+        assert "minji" in matrix.inner_text()
+        instructor_page.wait_for_timeout(500)  # the dashboard socket is open
+
+        exercise = student_page.locator("#exercise-my-hostname")
+        exercise.locator("textarea").fill("echo 시작했어요; sleep 40")
+        exercise.get_by_role("button", name="실행").click()
+        exercise.locator(".run-output", has_text="시작했어요").wait_for(timeout=15000)
+
+        # Live, without reloading: the running list names the student within two seconds.
+        running_row = instructor_page.locator("#running tr", has_text="minji")
+        running_row.wait_for(timeout=2000)
+        instructor_page.screenshot(path="test-artifacts/dashboard-running.png", full_page=True)
+        assert serious_accessibility_violations(instructor_page) == []
+        running_row.get_by_role("button", name=re.compile("멈추기")).click()
+
+        exercise.locator(".run-status", has_text="강사가 실행을 멈췄어요").wait_for(timeout=10000)
+        instructor_page.locator("#running", has_text="실행 중인 컨테이너가 없어요").wait_for(
+            timeout=10000
+        )
+    finally:
+        teacher.close()
+        student.close()
+
+
+def test_a_student_is_refused_the_dashboard(page, site_server):
+    site_server.manage("create_instructor", "prof2", "--password", "prof-passphrase-42")
+    out = site_server.manage("create_class", "반", "--instructor", "prof2")
+    pk = re.search(r"class (\d+)", out).group(1)
+    sign_up(page, site_server.url, "curious", "/")
+    response = page.goto(f"{site_server.url}/classes/{pk}/")
+    assert response.status == 403
+    assert "권한이 없어요" in page.content()
