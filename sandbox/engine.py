@@ -131,6 +131,9 @@ class ContainerSpec:
     hostname: str | None = None
     # Keep stdin open: a warm pool container waits there for the command it will run.
     stdin: bool = False
+    # A terminal: stdin open, a TTY, and an environment for an interactive shell.
+    tty: bool = False
+    environment: tuple[tuple[str, str], ...] = ()
 
 
 def _labels(run_id: str) -> dict[str, str]:
@@ -155,7 +158,9 @@ def create_container(spec: ContainerSpec) -> str:
             hostname=spec.hostname,
             labels=_labels(spec.run_id),
             detach=True,
-            stdin_open=spec.stdin,
+            stdin_open=spec.stdin or spec.tty,
+            tty=spec.tty,
+            environment=dict(spec.environment),
             **endpoint,
             **hardening(spec.memory, spec.network),
         )
@@ -205,8 +210,9 @@ class OutputStream:
     json-file log rotates (moby#39235).
     """
 
-    def __init__(self, sock) -> None:
+    def __init__(self, sock, tty: bool = False) -> None:
         self._sock = sock
+        self._tty = tty
         self._closed = threading.Event()
 
     def send(self, data: bytes) -> None:
@@ -216,7 +222,7 @@ class OutputStream:
 
     def chunks(self) -> Iterator[bytes]:
         try:
-            for _stream, data in frames_iter(self._sock, tty=False):
+            for _stream, data in frames_iter(self._sock, tty=self._tty):
                 yield data
         except (OSError, ValueError):  # ValueError: read on a socket closed meanwhile
             if not self._closed.is_set():
@@ -233,12 +239,38 @@ class OutputStream:
         self._sock.close()
 
 
-def attach(container_id: str, stdin: bool = False) -> OutputStream:
+def attach(container_id: str, stdin: bool = False, tty: bool = False) -> OutputStream:
     params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
-    if stdin:
+    if stdin or tty:
         params["stdin"] = 1
     with _engine_call() as client:
-        return OutputStream(client.api.attach_socket(container_id, params=params))
+        return OutputStream(client.api.attach_socket(container_id, params=params), tty=tty)
+
+
+def resize(container_id: str, rows: int, cols: int) -> None:
+    with _engine_call() as client:
+        client.api.resize(container_id, height=rows, width=cols)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int | None
+    output: str
+
+
+def exec_in(container_id: str, command: str, timeout: int) -> ExecResult:
+    """Run a command in a running sandbox (as its user, inside its limits), with a time limit
+    enforced inside the container, so a hung check cannot hang the caller."""
+    with _engine_call() as client:
+        created = client.api.exec_create(
+            container_id,
+            ["timeout", str(timeout), "sh", "-c", command],
+            user="1000:1000",
+            workdir=WORKDIR,
+        )
+        output = client.api.exec_start(created["Id"])
+        code = client.api.exec_inspect(created["Id"])["ExitCode"]
+        return ExecResult(code, output.decode(errors="replace"))
 
 
 def start(container_id: str) -> None:

@@ -9,7 +9,7 @@ import threading
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, pool, runs
+from sandbox import engine, playgrounds, pool, runs
 from sandbox.models import Run
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ RESTARTED_MESSAGE = gettext_lazy(
 def reap_orphans() -> int:
     """Remove this deployment's containers and networks that no run followed here owns."""
     followed = set(runs.LIVE)
-    held = pool.held_container_ids()
+    held = pool.held_container_ids() | playgrounds.held_container_ids()
     for live in list(runs.LIVE.values()):
         held.update(live.made.containers)  # warm containers carry their pool's label
     removed = 0

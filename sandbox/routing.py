@@ -1,7 +1,10 @@
 from django.urls import path
 
 from sandbox.consumers import RunOutputConsumer
+from sandbox.terminal import TerminalConsumer, TerminalWatchConsumer
 
 websocket_urlpatterns = [
     path("ws/runs/<uuid:run_id>/", RunOutputConsumer.as_asgi()),
+    path("ws/terminal/", TerminalConsumer.as_asgi()),
+    path("ws/terminal/<uuid:pk>/watch/", TerminalWatchConsumer.as_asgi()),
 ]

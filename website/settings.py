@@ -133,7 +133,13 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Third-party browser code comes from npm (package.json); only the built files are served.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/xterm", BASE_DIR / "node_modules" / "@xterm" / "xterm" / "lib"),
+    ("vendor/xterm-css", BASE_DIR / "node_modules" / "@xterm" / "xterm" / "css"),
+    ("vendor/xterm-fit", BASE_DIR / "node_modules" / "@xterm" / "addon-fit" / "lib"),
+]
 # The ASGI app serves static files straight from the app and project folders (asgi.py), so one
 # machine needs no collectstatic step; behind a proxy, collectstatic and let it serve STATIC_ROOT.
 
@@ -150,6 +156,9 @@ SANDBOX_NAMESPACE = os.environ.get("SANDBOX_NAMESPACE", "baeum")
 SANDBOX_REAP_SECONDS = envint("SANDBOX_REAP_SECONDS", 60)
 # Warm containers kept per lab image, waiting for a command (0 turns the pool off).
 SANDBOX_POOL_SIZE = envint("SANDBOX_POOL_SIZE", 2)
+# Terminals (playgrounds): how long one lives at most, and how long it may sit unused.
+SANDBOX_PLAYGROUND_SECONDS = envint("SANDBOX_PLAYGROUND_SECONDS", 30 * 60)
+SANDBOX_PLAYGROUND_IDLE_SECONDS = envint("SANDBOX_PLAYGROUND_IDLE_SECONDS", 10 * 60)
 DOCKER_TIMEOUT_SECONDS = envint("DOCKER_TIMEOUT_SECONDS", 15)
 SANDBOX_MEMORY = os.environ.get("SANDBOX_MEMORY", "128m")
 SANDBOX_PIDS = envint("SANDBOX_PIDS", 64)

@@ -1,0 +1,214 @@
+"""Terminals: a student's playground is one hardened container with a shell on a TTY, shared by
+every tab the student opens, living at most SANDBOX_PLAYGROUND_SECONDS and ended sooner when no
+socket has been open for SANDBOX_PLAYGROUND_IDLE_SECONDS.
+
+Like runs, playgrounds are followed by the server's event loop: a thread reads the TTY into a
+bounded pipe, a task relays it to the group `playground_<id>` and keeps a scrollback for tabs
+that (re)attach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sandbox import engine
+from sandbox.models import Playground
+from sandbox.pipe import OutputPipe
+
+log = logging.getLogger(__name__)
+
+SCROLLBACK_CHARS = 64 * 1024
+MAX_INPUT_CHARS = 4096
+SHELL = "cd /work; exec sh -i"
+ENVIRONMENT = (("TERM", "xterm-256color"), ("PS1", r"student@baeum:\w$ "), ("HOME", "/work"))
+
+
+class TooMuchInput(ValueError):
+    pass
+
+
+@dataclass
+class LivePlayground:
+    playground: Playground
+    stream: engine.OutputStream
+    scrollback: list[str] = field(default_factory=list)
+    scrollback_chars: int = 0
+    sockets: int = 0
+    last_seen: float = field(default_factory=time.monotonic)
+    relay: asyncio.Task | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def id(self) -> str:
+        return str(self.playground.id)
+
+    def remember(self, text: str) -> None:
+        self.scrollback.append(text)
+        self.scrollback_chars += len(text)
+        while self.scrollback_chars > SCROLLBACK_CHARS and len(self.scrollback) > 1:
+            self.scrollback_chars -= len(self.scrollback.pop(0))
+
+
+# Playgrounds followed by this process, by owner id.
+LIVE: dict[int, LivePlayground] = {}
+_OPENING: dict[int, asyncio.Lock] = {}
+
+
+def group_name(playground_id) -> str:
+    return f"playground_{playground_id}"
+
+
+def held_container_ids() -> set[str]:
+    return {live.playground.container_id for live in list(LIVE.values())}
+
+
+async def open_for(owner_id: int) -> LivePlayground:
+    """The owner's live playground, started if there is none (one per student)."""
+    lock = _OPENING.setdefault(owner_id, asyncio.Lock())
+    async with lock:
+        live = LIVE.get(owner_id)
+        if live is not None and live.playground.expires_at > timezone.now():
+            return live
+        if live is not None:
+            await end(live, _("터미널의 시간이 다 됐어요."))
+        return await _start(owner_id)
+
+
+async def _start(owner_id: int) -> LivePlayground:
+    playground = await Playground.objects.acreate(
+        owner_id=owner_id,
+        expires_at=timezone.now() + timedelta(seconds=settings.SANDBOX_PLAYGROUND_SECONDS),
+    )
+    spec = engine.ContainerSpec(
+        "baeum/lab", SHELL, f"pg-{playground.id}", tty=True, environment=ENVIRONMENT
+    )
+    container_id = await asyncio.to_thread(engine.create_container, spec)
+    playground.container_id = container_id
+    await playground.asave(update_fields=["container_id"])
+    try:
+        stream = await asyncio.to_thread(engine.attach, container_id, True, True)
+        await asyncio.to_thread(engine.start, container_id)
+    except Exception:
+        await asyncio.to_thread(engine.remove, container_id)
+        raise
+    live = LivePlayground(playground, stream)
+    LIVE[owner_id] = live
+    live.relay = asyncio.get_running_loop().create_task(_relay(live))
+    _ensure_supervisor()
+    return live
+
+
+async def _relay(live: LivePlayground) -> None:
+    loop = asyncio.get_running_loop()
+    pipe = OutputPipe(loop, limit=256 * 1024)
+
+    def pump() -> None:
+        try:
+            for chunk in live.stream.chunks():
+                pipe.put(chunk)
+        except Exception:
+            log.exception("playground %s: reading the terminal failed", live.id)
+        finally:
+            pipe.close()
+
+    threading.Thread(target=pump, daemon=True, name=f"pg-{live.id}").start()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    layer = get_channel_layer()
+    while True:
+        data, dropped, eof = await pipe.take(timeout=3600)
+        text = decoder.decode(data, final=eof)
+        if dropped:
+            text += f"\r\n[… {dropped}바이트 생략 …]\r\n"
+        if text:
+            live.remember(text)
+            await layer.group_send(group_name(live.id), {"type": "terminal.output", "data": text})
+            # Output floods arrive as few large frames, not thousands of small ones.
+            await asyncio.sleep(0.02)
+        if eof:
+            break
+    if LIVE.get(live.playground.owner_id) is live:
+        await end(live, _("셸이 끝났어요."))
+
+
+async def send_input(live: LivePlayground, data: str) -> None:
+    if len(data) > MAX_INPUT_CHARS:
+        raise TooMuchInput(
+            _("한 번에 보낼 수 있는 입력은 {n}자까지예요.").format(n=MAX_INPUT_CHARS)
+        )
+    live.last_seen = time.monotonic()
+    await asyncio.to_thread(live.stream.send, data.encode())
+
+
+async def resize(live: LivePlayground, rows: int, cols: int) -> None:
+    rows, cols = max(2, min(rows, 200)), max(10, min(cols, 400))
+    try:
+        await asyncio.to_thread(engine.resize, live.playground.container_id, rows, cols)
+    except (engine.EngineError, engine.EngineUnavailable) as error:
+        log.info("playground %s: resize refused: %s", live.id, error)
+
+
+async def end(live: LivePlayground, reason: str) -> None:
+    """End a playground: tell every tab, remove the container, record why."""
+    if LIVE.get(live.playground.owner_id) is live:
+        del LIVE[live.playground.owner_id]
+    live.stream.close()
+    await get_channel_layer().group_send(
+        group_name(live.id), {"type": "terminal.ended", "reason": reason}
+    )
+    live.playground.ended_at, live.playground.end_reason = timezone.now(), reason[:200]
+    await live.playground.asave(update_fields=["ended_at", "end_reason"])
+    try:
+        await asyncio.to_thread(engine.remove, live.playground.container_id)
+    except (engine.EngineError, engine.EngineUnavailable):
+        log.warning("playground %s: container left for the reaper", live.id)
+
+
+async def end_all() -> None:
+    for live in list(LIVE.values()):
+        await end(live, _("서버가 터미널을 정리했어요."))
+
+
+async def expire_due() -> int:
+    """End playgrounds past their time, or unused (no open socket) for the idle limit."""
+    ended = 0
+    now = timezone.now()
+    for live in list(LIVE.values()):
+        idle = time.monotonic() - live.last_seen
+        if live.playground.expires_at <= now:
+            await end(live, _("터미널의 시간이 다 됐어요."))
+        elif live.sockets == 0 and idle >= settings.SANDBOX_PLAYGROUND_IDLE_SECONDS:
+            await end(live, _("오래 쓰지 않아서 터미널을 정리했어요."))
+        else:
+            continue
+        ended += 1
+    return ended
+
+
+_SUPERVISORS: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+
+def _ensure_supervisor() -> None:
+    loop = asyncio.get_running_loop()
+    task = _SUPERVISORS.get(loop)
+    if task is None or task.done():
+        _SUPERVISORS[loop] = loop.create_task(_supervise())
+
+
+async def _supervise() -> None:
+    while LIVE:
+        await asyncio.sleep(5)
+        try:
+            await expire_due()
+        except Exception:
+            log.exception("playground supervisor")

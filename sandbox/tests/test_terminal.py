@@ -1,0 +1,187 @@
+"""The terminal, driven through its websocket as a browser would, on the real engine."""
+
+import asyncio
+import json
+import time
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+from django.test import override_settings
+
+from sandbox import engine, hooks, playgrounds
+from sandbox.models import Playground
+from website.routing import websocket_application
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+
+
+class Screen:
+    """A terminal socket and everything it has shown."""
+
+    def __init__(self, user, path="/ws/terminal/") -> None:
+        self.comm = WebsocketCommunicator(
+            websocket_application(), path, headers=[(b"origin", b"http://localhost")]
+        )
+        self.comm.scope["user"] = user
+        self.text = ""
+        self.messages: list[dict] = []
+
+    async def open(self) -> dict:
+        connected, _ = await self.comm.connect()
+        assert connected
+        return await self.next()
+
+    async def next(self, timeout: float = 10) -> dict:
+        message = await self.comm.receive_output(timeout=timeout)
+        if message["type"] == "websocket.close":
+            payload = {"type": "closed", "code": message.get("code")}
+        else:
+            payload = json.loads(message["text"])
+        self.messages.append(payload)
+        if payload["type"] == "output":
+            self.text += payload["data"]
+        if payload["type"] == "hello":
+            self.text += payload["scrollback"]
+        return payload
+
+    async def type(self, keys: str) -> None:
+        await self.comm.send_to(text_data=json.dumps({"type": "input", "data": keys}))
+
+    async def wait_for(self, needle: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.text:
+            await self.next(timeout=max(0.1, deadline - time.monotonic()))
+
+    async def close(self) -> None:
+        await self.comm.disconnect()
+
+
+@pytest.fixture
+async def cleanup():
+    yield
+    await playgrounds.end_all()
+
+
+async def test_a_student_types_and_sees_the_answer(alice, cleanup):
+    screen = Screen(alice)
+    hello = await screen.open()
+    assert hello["type"] == "hello" and hello["read_only"] is False
+    await screen.wait_for("$ ")
+    await screen.type("echo $((6*7))\r")
+    await screen.wait_for("42\r\n")
+    await screen.close()
+
+
+async def test_reattaching_finds_the_same_playground_and_its_screen(alice, cleanup):
+    first = Screen(alice)
+    await first.open()
+    await first.type("echo marker-$((1+2))\r")
+    await first.wait_for("marker-3")
+    await first.close()
+    again = Screen(alice)
+    hello = await again.open()
+    assert "marker-3" in hello["scrollback"]
+    assert await Playground.objects.filter(owner=alice).acount() == 1
+    await again.close()
+
+
+async def test_another_user_and_anonymous_are_refused(alice, bob, cleanup):
+    mine = Screen(alice)
+    await mine.open()
+    playground = playgrounds.LIVE[alice.pk].playground
+    for intruder in (bob, AnonymousUser()):
+        screen = Screen(intruder, f"/ws/terminal/{playground.id}/watch/")
+        await screen.open()
+        assert screen.messages[-1]["type"] == "error"
+        assert (await screen.next())["code"] == 4403
+    await mine.close()
+
+
+async def test_a_watcher_sees_but_cannot_type(alice, bob, cleanup):
+    def bob_watches(user, subject) -> bool:
+        return user.username == "bob"
+
+    hooks.register_watch_check(bob_watches)
+    try:
+        mine = Screen(alice)
+        await mine.open()
+        await mine.wait_for("$ ")
+        playground = playgrounds.LIVE[alice.pk].playground
+        watcher = Screen(bob, f"/ws/terminal/{playground.id}/watch/")
+        hello = await watcher.open()
+        assert hello["read_only"] is True
+        await watcher.type("echo intruder-$((2+2))\r")
+        await mine.type("echo owner-$((3+3))\r")
+        await watcher.wait_for("owner-6")
+        assert "intruder-4" not in watcher.text and "intruder" not in mine.text
+        await watcher.close()
+        await mine.close()
+    finally:
+        hooks._watch_checks.remove(bob_watches)
+
+
+async def test_oversized_input_is_refused_without_ending_the_session(alice, cleanup):
+    screen = Screen(alice)
+    await screen.open()
+    await screen.type("x" * (playgrounds.MAX_INPUT_CHARS + 1))
+    while screen.messages[-1]["type"] != "error":
+        await screen.next()
+    assert "4096" in screen.messages[-1]["message"]
+    await screen.type("echo still-$((5*5))\r")
+    await screen.wait_for("still-25")
+    await screen.close()
+
+
+async def test_a_fork_bomb_a_memory_hog_a_full_home_and_a_flood_stay_inside(alice, bob, cleanup):
+    victim = Screen(alice)
+    await victim.open()
+    neighbour = Screen(bob)
+    await neighbour.open()
+    await victim.wait_for("$ ")
+    # Each is confined by the playground's limits; each ends, and the shell survives.
+    await victim.type("b(){ b|b& }; b 2>/dev/null; sleep 2; echo bomb-$((1+1))-done\r")
+    await victim.wait_for("bomb-2-done", timeout=30)
+    await victim.type("awk 'BEGIN{s=\"x\"; while(1){s=s s}}'; echo hog-$((2+1))-done\r")
+    await victim.wait_for("hog-3-done", timeout=30)
+    await victim.type(
+        "dd if=/dev/zero of=/work/fill bs=1M count=64 2>&1 | tail -1; df -h /work | tail -1; echo fill-$((2+2))-done\r"
+    )
+    await victim.wait_for("fill-4-done", timeout=30)
+    assert "100% /work" in victim.text  # the home is full at its cap, nothing past it
+    await victim.type("timeout 3 yes flood; echo flood-$((1+4))-done\r")
+    await victim.wait_for("flood-5-done", timeout=30)
+    await victim.type("wget -q -O- http://example.com/ 2>&1 | head -1; echo net-$((3+3))-done\r")
+    await victim.wait_for("net-6-done", timeout=30)
+    assert "bad address" in victim.text or "Network is unreachable" in victim.text
+    # The neighbour's terminal answered all along.
+    started = time.monotonic()
+    await neighbour.type("echo fine-$((4+4))\r")
+    await neighbour.wait_for("fine-8")
+    assert time.monotonic() - started < 5
+    await victim.close()
+    await neighbour.close()
+
+
+async def test_an_unused_playground_is_ended_and_its_container_removed(alice, cleanup):
+    with override_settings(SANDBOX_PLAYGROUND_IDLE_SECONDS=0):
+        screen = Screen(alice)
+        await screen.open()
+        container = playgrounds.LIVE[alice.pk].playground.container_id
+        await screen.close()
+        assert await playgrounds.expire_due() == 1
+    assert alice.pk not in playgrounds.LIVE
+    assert container not in {c.id for c in engine.labelled_containers()}
+    playground = await Playground.objects.aget(owner=alice)
+    assert playground.ended_at and "오래" in playground.end_reason
+
+
+async def test_an_expired_playground_tells_its_tab(alice, cleanup):
+    with override_settings(SANDBOX_PLAYGROUND_SECONDS=1):
+        screen = Screen(alice)
+        await screen.open()
+        await asyncio.sleep(1.2)
+        await playgrounds.expire_due()
+        while screen.messages[-1]["type"] not in ("ended", "closed"):
+            await screen.next()
+        assert "시간" in screen.messages[-1].get("reason", "시간")
