@@ -19,7 +19,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed
 	$(PY) manage.py migrate --verbosity 0
 	$(PY) manage.py load_lessons
 	$(PY) manage.py build_lab_images --if-missing

@@ -24,7 +24,10 @@ MAX_COMMAND_BYTES = 4096
 MAX_TIMEOUT = 60
 MAX_MEMORY_MB = 256
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-BLOCK_KINDS = ("exercise", "question")
+# Blocks with a YAML body, and `terminal`: a command (plain text) with a ▶ that runs it in the
+# student's terminal.
+BLOCK_KINDS = ("exercise", "question", "check", "terminal")
+MAX_CHECK_TIMEOUT = 30
 
 
 class LessonError(ValueError):
@@ -98,13 +101,28 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Check:
+    """A check run in the student's terminal: its exit status decides, with a message each way."""
+
+    id: str
+    title: str
+    command: str
+    success: str
+    failure: str
+    timeout: int = 10
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Part:
     """A piece of a lesson page: rendered prose, an exercise, or a question."""
 
-    kind: str  # "html" | "exercise" | "question"
+    kind: str  # "html" | "exercise" | "question" | "check" | "command"
     html: str = ""
     exercise: Exercise | None = None
     question: Question | None = None
+    check: Check | None = None
+    command: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,7 @@ class Lesson:
     parts: tuple[Part, ...]
     exercises: dict[str, Exercise] = field(hash=False)
     questions: dict[str, Question] = field(hash=False)
+    checks: dict[str, Check] = field(hash=False, default_factory=dict)
 
     @property
     def track_name(self) -> str:
@@ -137,6 +156,7 @@ def load_lesson(path: Path) -> Lesson:
     parts: list[Part] = []
     exercises: dict[str, Exercise] = {}
     questions: dict[str, Question] = {}
+    checks: dict[str, Check] = {}
     renderer = _renderer()
 
     def flush(prose: list[str]) -> None:
@@ -157,16 +177,24 @@ def load_lesson(path: Path) -> Lesson:
         if fence and not in_fence and fence.group(2) in BLOCK_KINDS:
             start = body_line + index
             end = _closing_fence(lines, index, fence.group(1), path, start)
-            data = _yaml_block(path, start, "\n".join(lines[index + 1 : end]))
+            text = "\n".join(lines[index + 1 : end])
             flush(prose)
-            if fence.group(2) == "exercise":
-                exercise = _exercise(path, start, data)
-                _unique(path, start, exercise.id, exercises, questions)
+            kind = fence.group(2)
+            if kind == "terminal":
+                parts.append(Part("command", command=_command(path, start, text)))
+            elif kind == "exercise":
+                exercise = _exercise(path, start, _yaml_block(path, start, text))
+                _unique(path, start, exercise.id, exercises, questions, checks)
                 exercises[exercise.id] = exercise
                 parts.append(Part("exercise", exercise=exercise))
+            elif kind == "check":
+                check = _check(path, start, _yaml_block(path, start, text))
+                _unique(path, start, check.id, exercises, questions, checks)
+                checks[check.id] = check
+                parts.append(Part("check", check=check))
             else:
-                question = _question(path, start, data)
-                _unique(path, start, question.id, exercises, questions)
+                question = _question(path, start, _yaml_block(path, start, text))
+                _unique(path, start, question.id, exercises, questions, checks)
                 questions[question.id] = question
                 parts.append(Part("question", question=question))
             index = end + 1
@@ -177,7 +205,12 @@ def load_lesson(path: Path) -> Lesson:
         index += 1
     flush(prose)
     return Lesson(
-        slug=path.stem, parts=tuple(parts), exercises=exercises, questions=questions, **meta
+        slug=path.stem,
+        parts=tuple(parts),
+        exercises=exercises,
+        questions=questions,
+        checks=checks,
+        **meta,
     )
 
 
@@ -340,6 +373,26 @@ def _expect(path: Path, line: int, raw: object) -> Expect:
     if oom is not None and not isinstance(oom, bool):
         raise LessonError(f"{path}:{line}: expect.oom_killed는 true나 false여야 합니다")
     return Expect(exit_code, None if output is None else str(output), oom)
+
+
+def _check(path: Path, line: int, data: dict) -> Check:
+    _check_keys(path, line, data, {"id", "title", "command", "success", "failure", "timeout"})
+    block_id = _block_id(path, line, data)
+    for key in ("title", "success", "failure"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise LessonError(f"{path}:{line}: 확인(check)에 {key}가 필요합니다")
+    timeout = data.get("timeout", 10)
+    if not isinstance(timeout, int) or not 1 <= timeout <= MAX_CHECK_TIMEOUT:
+        raise LessonError(f"{path}:{line}: timeout은 1에서 {MAX_CHECK_TIMEOUT} 사이여야 합니다")
+    return Check(
+        block_id,
+        data["title"],
+        _command(path, line, data.get("command")),
+        data["success"],
+        data["failure"],
+        timeout,
+        line,
+    )
 
 
 def _question(path: Path, line: int, data: dict) -> Question:

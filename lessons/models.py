@@ -11,6 +11,7 @@ class Attempt(models.Model):
     class Kind(models.TextChoices):
         EXERCISE = "exercise", "실습"
         QUESTION = "question", "질문"
+        CHECK = "check", "터미널 확인"
 
     student = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts"

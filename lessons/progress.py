@@ -18,7 +18,7 @@ STATE_NAMES = {
 
 
 def blocks_of(lesson: Lesson) -> set[str]:
-    return set(lesson.exercises) | set(lesson.questions)
+    return set(lesson.exercises) | set(lesson.questions) | set(lesson.checks)
 
 
 @dataclass(frozen=True)

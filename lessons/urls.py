@@ -15,6 +15,7 @@ urlpatterns = [
         views.question_answer,
         name="question_answer",
     ),
+    path("lessons/<slug:slug>/checks/<slug:check_id>/", views.check_run, name="check_run"),
     path("highlight.css", views.highlight_css, name="highlight_css"),
     path("accounts/signup/", views.signup, name="signup"),
 ]

@@ -212,3 +212,17 @@ async def _supervise() -> None:
             await expire_due()
         except Exception:
             log.exception("playground supervisor")
+
+
+class NoPlayground(LookupError):
+    pass
+
+
+async def run_in(owner_id: int, command: str, timeout: int) -> engine.ExecResult:
+    """Run a command (a lesson's check) in the owner's live playground, as the student's user
+    and inside its limits."""
+    live = LIVE.get(owner_id)
+    if live is None:
+        raise NoPlayground(owner_id)
+    live.last_seen = time.monotonic()
+    return await asyncio.to_thread(engine.exec_in, live.playground.container_id, command, timeout)

@@ -1,0 +1,48 @@
+import pytest
+
+from tests.e2e.conftest import serious_accessibility_violations, sign_up
+
+pytestmark = [pytest.mark.docker, pytest.mark.browser]
+
+LESSON = "/lessons/docker-01-what-is-a-container/"
+
+
+def screen_text(page) -> str:
+    return page.locator(".xterm-rows").inner_text()
+
+
+def wait_for_screen(page, text: str, timeout: int = 15000) -> None:
+    page.wait_for_function(
+        "t => document.querySelector('.xterm-rows')?.innerText.includes(t)",
+        arg=text,
+        timeout=timeout,
+    )
+
+
+def test_a_student_uses_the_terminal_runs_a_block_and_passes_a_check(page, live_server_url):
+    sign_up(page, live_server_url, "termuser", LESSON)
+    page.get_by_role("button", name="터미널 열기").click()
+    page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(timeout=15000)
+    wait_for_screen(page, "$ ")
+    page.keyboard.type("echo $((6*7))")
+    page.keyboard.press("Enter")
+    wait_for_screen(page, "42")
+    assert "남은 시간 29:" in page.locator("[data-terminal-time]").inner_text()
+
+    check = page.locator("#check-hello-file")
+    check.get_by_role("button", name="확인").click()
+    check.locator(".feedback--wrong").wait_for()
+
+    page.get_by_role(
+        "button", name="터미널에서 실행: echo 안녕 > /work/hello.txt && cat /work/hello.txt"
+    ).click()
+    wait_for_screen(page, "안녕\n")
+    check.get_by_role("button", name="확인").click()
+    check.locator(".feedback--right").wait_for()
+    page.screenshot(path="test-artifacts/terminal.png")
+    assert serious_accessibility_violations(page) == []
+
+    # A reload reattaches to the same shell: the earlier answer is still on the screen.
+    page.reload()
+    page.get_by_role("button", name="터미널 열기").click()
+    wait_for_screen(page, "42")
