@@ -18,6 +18,7 @@ from lessons import dashboard
 from lessons.catalogue import catalogue
 from lessons.classes import is_instructor, new_join_code, normalize_code, teaches
 from lessons.models import Attempt, Classroom
+from sandbox.models import Playground
 
 
 def _taught_or_403(request: HttpRequest, pk: int) -> Classroom:
@@ -196,3 +197,25 @@ def class_export(request: HttpRequest, pk: int) -> HttpResponse:
             ]
         )
     return response
+
+
+@login_required
+def class_terminal(request: HttpRequest, pk: int, playground_id) -> HttpResponse:
+    """A student's live terminal, read-only, for an instructor of their class."""
+    classroom = _taught_or_403(request, pk)
+    playground = get_object_or_404(
+        Playground.objects.select_related("owner"),
+        pk=playground_id,
+        owner__classrooms=classroom,
+        ended_at__isnull=True,
+    )
+    return render(
+        request,
+        "lessons/class_terminal.html",
+        {
+            "classroom": classroom,
+            "playground": playground,
+            "read_only": True,
+            "terminal_url": f"/ws/terminal/{playground.pk}/watch/",
+        },
+    )

@@ -14,7 +14,7 @@ from lessons.catalogue import Lesson, catalogue
 from lessons.checks import exercise_of
 from lessons.models import Attempt, Classroom
 from lessons.progress import DONE, IN_PROGRESS, NOT_STARTED, STATE_NAMES, blocks_of
-from sandbox.models import Run
+from sandbox.models import Playground, Run
 
 STUCK_FAILURES = 3  # failed attempts on one block since its last pass
 IDLE_MINUTES = 20  # active lately, but nothing passed for this long
@@ -62,6 +62,7 @@ class Dashboard:
     rows: list[Row]
     stuck: list[Stuck]
     running: list[dict]
+    terminals: list[Playground]
     recent: list[Attempt]
     per_lesson_done: list[tuple[Lesson, int]] = field(default_factory=list)
     activity: list[int] = field(default_factory=list)
@@ -138,6 +139,11 @@ def build(classroom: Classroom, sort: str = "name") -> Dashboard:
         rows=rows,
         stuck=_stuck(students, ids, now),
         running=_running(ids, now),
+        terminals=list(
+            Playground.objects.filter(owner_id__in=ids, ended_at__isnull=True)
+            .select_related("owner")
+            .order_by("created_at")
+        ),
         recent=list(
             Attempt.objects.filter(student_id__in=ids)
             .select_related("student", "run")

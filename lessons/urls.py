@@ -35,6 +35,11 @@ urlpatterns += [
     ),
     path("classes/<int:pk>/code/", class_views.class_rotate_code, name="class_rotate_code"),
     path(
+        "classes/<int:pk>/terminals/<uuid:playground_id>/",
+        class_views.class_terminal,
+        name="class_terminal",
+    ),
+    path(
         "classes/<int:pk>/instructors/",
         class_views.class_add_instructor,
         name="class_add_instructor",

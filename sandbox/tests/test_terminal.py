@@ -185,3 +185,21 @@ async def test_an_expired_playground_tells_its_tab(alice, cleanup):
         while screen.messages[-1]["type"] not in ("ended", "closed"):
             await screen.next()
         assert "시간" in screen.messages[-1].get("reason", "시간")
+
+
+async def test_ctrl_c_interrupts_and_a_resize_reaches_the_tty(alice, cleanup):
+    screen = Screen(alice)
+    await screen.open()
+    await screen.wait_for("$ ")
+    await screen.type("sleep 100\r")
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    await screen.type("\x03")
+    await screen.type("echo after-$((1+1))\r")
+    await screen.wait_for("after-2")
+    assert time.monotonic() - started < 5
+    await screen.comm.send_to(text_data=json.dumps({"type": "resize", "rows": 30, "cols": 100}))
+    await asyncio.sleep(0.3)
+    await screen.type("stty size\r")
+    await screen.wait_for("30 100")
+    await screen.close()

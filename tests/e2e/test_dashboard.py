@@ -62,3 +62,45 @@ def test_a_student_is_refused_the_dashboard(page, site_server):
     response = page.goto(f"{site_server.url}/classes/{pk}/")
     assert response.status == 403
     assert "권한이 없어요" in page.content()
+
+
+def test_the_instructor_watches_a_students_terminal(browser, site_server):
+    base = site_server.url
+    site_server.manage("create_instructor", "prof3", "--password", "prof-passphrase-42")
+    out = site_server.manage("create_class", "터미널 반", "--instructor", "prof3")
+    pk, code = re.search(r"class (\d+) .*join code (\w+)", out).groups()
+    teacher, student = browser.new_context(), browser.new_context()
+    try:
+        student_page = student.new_page()
+        student_page.goto(
+            f"{base}/accounts/signup/?code={code}&next=/lessons/docker-01-what-is-a-container/"
+        )
+        student_page.get_by_label("사용자 이름").fill("sora")
+        student_page.get_by_label("비밀번호:", exact=True).fill("a-long-passphrase-42")
+        student_page.get_by_label("비밀번호 확인").fill("a-long-passphrase-42")
+        student_page.get_by_role("button", name="가입하기").click()
+        student_page.wait_for_url("**/lessons/docker-01-what-is-a-container/")
+        student_page.get_by_role("button", name="터미널 열기").click()
+        student_page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(
+            timeout=15000
+        )
+
+        instructor_page = teacher.new_page()
+        sign_in(instructor_page, base, "prof3", "prof-passphrase-42")
+        instructor_page.goto(f"{base}/classes/{pk}/")
+        instructor_page.get_by_role("link", name="터미널 보기").click()
+        instructor_page.locator("[data-terminal-status]", has_text="보고 있어요").wait_for(
+            timeout=10000
+        )
+
+        student_page.keyboard.type("echo watched-$((20+1))")
+        student_page.keyboard.press("Enter")
+        instructor_page.wait_for_function(
+            "() => document.querySelector('.xterm-rows')?.innerText.includes('watched-21')",
+            timeout=10000,
+        )
+        assert instructor_page.get_by_role("button", name="터미널 열기").count() == 0
+        assert serious_accessibility_violations(instructor_page) == []
+    finally:
+        teacher.close()
+        student.close()
