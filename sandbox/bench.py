@@ -231,6 +231,83 @@ async def flood_memory(server: LiveServer) -> tuple[float, float]:
     return before, peak
 
 
+TERMINALS = int(os.environ.get("BENCH_TERMINALS", "20"))
+
+
+def raw_terminal() -> tuple[list[float], list[float]]:
+    """The engine alone: a TTY shell container to its first byte, and keystroke echo."""
+    from sandbox import engine, playgrounds
+
+    opens, echoes = [], []
+    for _ in range(5):
+        began = time.perf_counter()
+        spec = engine.ContainerSpec(
+            "baeum/lab",
+            playgrounds.SHELL,
+            f"bench-{uuid.uuid4()}",
+            tty=True,
+            environment=playgrounds.ENVIRONMENT,
+        )
+        container_id = engine.create_container(spec)
+        stream = engine.attach(container_id, True, True)
+        engine.start(container_id)
+        chunks = stream.chunks()
+        seen = ""
+        while "$ " not in seen:
+            seen += next(chunks).decode(errors="replace")
+        opens.append(time.perf_counter() - began)
+        for key in "abcdefgh":
+            began = time.perf_counter()
+            stream.send(key.encode())
+            while key not in next(chunks).decode(errors="replace"):
+                pass
+            echoes.append(time.perf_counter() - began)
+        stream.close()
+        engine.remove(container_id)
+    return opens, echoes
+
+
+async def through_the_terminal(server: LiveServer):
+    """TERMINALS students open terminals at once; then one types while all stay open."""
+    import json
+
+    import websockets
+
+    students = [Student(server) for _ in range(TERMINALS)]
+
+    async def open_one(student):
+        cookie = "; ".join(f"{k}={v}" for k, v in student.http.cookies.items())
+        began = time.perf_counter()
+        socket_ = await websockets.connect(
+            f"ws://127.0.0.1:{server.port}/ws/terminal/",
+            additional_headers={"Cookie": cookie, "Origin": server.base},
+        )
+        screen = ""
+        while "$ " not in screen:
+            message = json.loads(await socket_.recv())
+            screen += message.get("data", "") + message.get("scrollback", "")
+        return socket_, time.perf_counter() - began
+
+    # One alone first (what a student sees in a quiet class), then the rest at once.
+    first = await open_one(students[0])
+    crowd = await asyncio.gather(*(open_one(s) for s in students[1:]))
+    opened = [first, *crowd]
+    sockets = [s for s, _ in opened]
+    echoes = []
+    typist = sockets[0]
+    for key in "abcdefghijklmnopqrst":
+        began = time.perf_counter()
+        await typist.send(json.dumps({"type": "input", "data": key}))
+        while True:
+            message = json.loads(await typist.recv())
+            if key in message.get("data", ""):
+                break
+        echoes.append(time.perf_counter() - began)
+    for socket_ in sockets:
+        await socket_.close()
+    return [first[1]], [t for _, t in crowd], echoes
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "website.settings")
     django.setup()
@@ -248,6 +325,9 @@ def main() -> None:
         time.sleep(2)
         pooled, pool_mib = pool_memory_mib(server.env["SANDBOX_NAMESPACE"])
     rows.append(("Baeum warm (pool): click → first output frame", warm))
+    raw_open, raw_echo = raw_terminal()
+    with LiveServer(pool_size=0) as server:
+        alone_open, crowd_open, stack_echo = asyncio.run(through_the_terminal(server))
 
     print(f"\nFirst output, {ROUNDS} rounds each, concurrency 1 (ms)\n")
     print("| path | median | p95 | median ÷ raw docker run |")
@@ -262,6 +342,22 @@ def main() -> None:
         f"Server RSS during an 8 s `yes` flood: {flood[0]:.0f} MiB before, "
         f"{flood[1]:.0f} MiB at the peak"
     )
+    print(
+        f"\nTerminal (ms): {TERMINALS} terminals opened at once, then keystrokes while all open\n"
+    )
+    print("| measure | raw engine median | Baeum median | Baeum p95 | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, raw, stack in (
+        ("open → first prompt byte, one alone", raw_open, alone_open),
+        (f"open → first prompt byte, {TERMINALS - 1} at once", raw_open, crowd_open),
+        ("keystroke echo round trip", raw_echo, stack_echo),
+    ):
+        raw_median, _ = _median_p95(raw)
+        median, p95 = _median_p95(stack)
+        print(
+            f"| {name} | {raw_median * 1000:.1f} | {median * 1000:.1f} | {p95 * 1000:.1f} "
+            f"| {median / raw_median:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SCROLLBACK_CHARS = 64 * 1024
 MAX_INPUT_CHARS = 4096
+FLOOD_BYTES = 16 * 1024
 SHELL = "cd /work; exec sh -i"
 ENVIRONMENT = (("TERM", "xterm-256color"), ("PS1", r"student@baeum:\w$ "), ("HOME", "/work"))
 
@@ -133,8 +134,10 @@ async def _relay(live: LivePlayground) -> None:
         if text:
             live.remember(text)
             await layer.group_send(group_name(live.id), {"type": "terminal.output", "data": text})
-            # Output floods arrive as few large frames, not thousands of small ones.
-            await asyncio.sleep(0.02)
+            if len(data) >= FLOOD_BYTES:
+                # A flood: let it pile up a little, so it travels as few large frames. Typing
+                # (a few bytes at a time) is never held back.
+                await asyncio.sleep(0.05)
         if eof:
             break
     if LIVE.get(live.playground.owner_id) is live:
