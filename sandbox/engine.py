@@ -8,6 +8,7 @@ refused). Every call has a timeout, so a hung engine cannot hang a request or a 
 from __future__ import annotations
 
 import functools
+import io
 import socket
 import threading
 from collections.abc import Iterator
@@ -358,3 +359,51 @@ def try_pull(image: str) -> bool:
 def build_image(tag: str, context_dir: str, buildargs: dict[str, str]) -> None:
     with _engine_call() as client:
         client.images.build(path=context_dir, tag=tag, buildargs=buildargs, rm=True, forcerm=True)
+
+
+# Builds of students' Dockerfiles: the legacy builder's RUN containers get no network and these
+# limits (the build API accepts no more: the base images' non-root USER does the rest).
+BUILD_LIMITS = {"memory": 256 * 2**20, "memswap": 256 * 2**20, "cpushares": 512}
+
+
+def build_stream(context: bytes, tag: str, labels: dict[str, str]) -> Iterator[dict]:
+    """Build from a tar context, yielding the engine's progress messages as they come."""
+    with _engine_call() as client:
+        yield from client.api.build(
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            network_mode="none",
+            container_limits=BUILD_LIMITS,
+            labels=labels,
+            decode=True,
+            timeout=settings.SANDBOX_BUILD_SECONDS,
+        )
+
+
+def image_history(tag: str) -> list[dict]:
+    with _engine_call() as client:
+        return client.api.history(tag)
+
+
+def image_info(tag: str) -> dict:
+    with _engine_call() as client:
+        return client.api.inspect_image(tag)
+
+
+def tag_image(source: str, repository: str, tag: str) -> None:
+    with _engine_call() as client:
+        client.api.tag(source, repository, tag)
+
+
+def remove_image(reference: str) -> None:
+    with _engine_call() as client, suppress(NotFound):
+        client.api.remove_image(reference, force=True, noprune=False)
+
+
+def labelled_images(label: str) -> list[dict]:
+    with _engine_call() as client:
+        return client.api.images(filters={"label": label})

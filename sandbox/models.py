@@ -77,3 +77,49 @@ class Playground(models.Model):
 
     def __str__(self) -> str:
         return f"playground of {self.owner_id} ({'ended' if self.ended_at else 'live'})"
+
+
+class Build(models.Model):
+    """A student's image build: the Dockerfile, each step (built or cached, and how long), the
+    resulting image, and the version tag the student gave it."""
+
+    class State(models.TextChoices):
+        BUILDING = "building", "빌드 중"
+        BUILT = "built", "완료"
+        FAILED = "failed", "실패"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="builds"
+    )
+    label = models.CharField(max_length=200, db_index=True)
+    repository = models.CharField(max_length=200)
+    dockerfile = models.TextField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.BUILDING)
+    # [{index, instruction, cached, seconds}] in order.
+    steps = models.JSONField(default=list)
+    log = models.TextField(blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    image_id = models.CharField(max_length=100, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    version = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    removed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def seconds(self) -> float | None:
+        if self.ended_at:
+            return (self.ended_at - self.created_at).total_seconds()
+        return None
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:build-{str(self.id)[:12]}"
+
+    @property
+    def cached_steps(self) -> int:
+        return sum(1 for step in self.steps if step.get("cached"))

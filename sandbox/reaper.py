@@ -9,7 +9,7 @@ import threading
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, playgrounds, pool, runs
+from sandbox import builds, engine, playgrounds, pool, runs
 from sandbox.models import Run
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def _reap_forever(interval: float, stop: threading.Event) -> None:
     while True:
         try:
             reap_orphans()
+            builds.expire_builds()
         except (engine.EngineUnavailable, engine.EngineError) as error:
             log.warning("reaper: engine unavailable (%s); will try again", error)
         if stop.wait(interval):

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from sandbox import engine, hooks, pool
+from sandbox.images import LAB_IMAGES
 from sandbox.models import Run
 from sandbox.pipe import OutputPipe
 
@@ -334,6 +335,8 @@ def _warm_container(spec: RunSpec) -> pool.Warm | None:
     """A pool container fits a run of one container with the default limits."""
     if settings.SANDBOX_POOL_SIZE <= 0 or len(spec.containers()) != 1 or spec.memory:
         return None
+    if spec.image not in LAB_IMAGES:
+        return None  # students' own images are run cold
     return pool.pool_for(spec.image).take()
 
 

@@ -159,6 +159,10 @@ SANDBOX_POOL_SIZE = envint("SANDBOX_POOL_SIZE", 2)
 # Terminals (playgrounds): how long one lives at most, and how long it may sit unused.
 SANDBOX_PLAYGROUND_SECONDS = envint("SANDBOX_PLAYGROUND_SECONDS", 30 * 60)
 SANDBOX_PLAYGROUND_IDLE_SECONDS = envint("SANDBOX_PLAYGROUND_IDLE_SECONDS", 10 * 60)
+# Image builds: time limit, images kept per student, and how long they are kept.
+SANDBOX_BUILD_SECONDS = envint("SANDBOX_BUILD_SECONDS", 120)
+SANDBOX_BUILD_IMAGES = envint("SANDBOX_BUILD_IMAGES", 5)
+SANDBOX_BUILD_TTL_HOURS = envint("SANDBOX_BUILD_TTL_HOURS", 24)
 DOCKER_TIMEOUT_SECONDS = envint("DOCKER_TIMEOUT_SECONDS", 15)
 SANDBOX_MEMORY = os.environ.get("SANDBOX_MEMORY", "128m")
 SANDBOX_PIDS = envint("SANDBOX_PIDS", 64)

@@ -1,0 +1,338 @@
+"""Image builds of students' Dockerfiles, on the real engine, streamed step by step.
+
+Safety before anything is sent: size caps on the Dockerfile and its files, FROM only the lab
+images, no USER root, no remote ADD. During the build: no network for RUN steps, the build API's
+memory and CPU limits, a time limit. Afterwards: images are namespaced per student
+(`baeum-build/u<id>-<label>`), at most SANDBOX_BUILD_IMAGES per student (oldest removed), and
+removed when they expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+import tarfile
+import threading
+import time
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import timedelta
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sandbox import engine
+from sandbox.images import LAB_IMAGES
+from sandbox.models import Build
+
+log = logging.getLogger(__name__)
+
+MAX_DOCKERFILE_BYTES = 8 * 1024
+MAX_FILE_BYTES = 64 * 1024
+MAX_FILES = 10
+MAX_LOG_CHARS = 128 * 1024
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+VERSION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+OWNER_LABEL = "baeum.owner"
+# The builder adds the labels as LABEL steps of its own; students are not shown them.
+HIDDEN_STEP = "LABEL baeum."
+
+
+class BuildRefused(ValueError):
+    """The build was refused before anything reached the engine; the message says why."""
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    owner_id: int
+    label: str  # free-form, set by whoever asks (lessons: "lesson/<slug>/<block>")
+    dockerfile: str
+    files: dict[str, str]
+
+
+def repository_for(owner_id: int, label: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:80]
+    return f"baeum-build/u{owner_id}-{slug}"
+
+
+def instructions(dockerfile: str) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    found, current = [], ""
+    for raw in dockerfile.splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        found.append((current + line).strip())
+        current = ""
+    if current.strip():
+        found.append(current.strip())
+    return found
+
+
+def validate(spec: BuildSpec) -> None:
+    if len(spec.dockerfile.encode()) > MAX_DOCKERFILE_BYTES:
+        raise BuildRefused(
+            _("Dockerfile이 너무 커요({n}바이트까지).").format(n=MAX_DOCKERFILE_BYTES)
+        )
+    if len(spec.files) > MAX_FILES:
+        raise BuildRefused(_("빌드에 넣을 수 있는 파일은 {n}개까지예요.").format(n=MAX_FILES))
+    for name, content in spec.files.items():
+        if not FILE_NAME.match(name) or name == "Dockerfile":
+            raise BuildRefused(_("파일 이름 {name}은(는) 쓸 수 없어요.").format(name=name))
+        if len(content.encode()) > MAX_FILE_BYTES:
+            raise BuildRefused(_("{name} 파일이 너무 커요.").format(name=name))
+    steps = instructions(spec.dockerfile)
+    if not steps or not steps[0].upper().startswith(("FROM ", "ARG ")):
+        raise BuildRefused(_("Dockerfile은 FROM으로 시작해야 해요."))
+    stages: set[str] = set()
+    for step in steps:
+        word, _space, rest = step.partition(" ")
+        word = word.upper()
+        if word == "FROM":
+            parts = rest.split()
+            base = parts[0] if parts else ""
+            if base not in LAB_IMAGES and base not in stages:
+                raise BuildRefused(
+                    _("FROM에는 실습 이미지({allowed})만 쓸 수 있어요: {base}").format(
+                        allowed=", ".join(LAB_IMAGES), base=base
+                    )
+                )
+            if len(parts) == 3 and parts[1].upper() == "AS":
+                stages.add(parts[2])
+        elif word == "USER" and rest.split(":")[0].strip() in {"root", "0"}:
+            raise BuildRefused(_("USER root는 쓸 수 없어요. 실습 이미지는 일반 사용자로 돌아요."))
+        elif word == "ADD" and re.search(r"\b(https?|git)://", rest):
+            raise BuildRefused(
+                _("ADD로 인터넷에서 파일을 받을 수 없어요. 빌드에는 네트워크가 없어요.")
+            )
+
+
+def context_tar(spec: BuildSpec) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, content in {"Dockerfile": spec.dockerfile, **spec.files}.items():
+            data = content.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def group_name(build_id) -> str:
+    return f"build_{build_id}"
+
+
+LIVE: dict[str, Build] = {}
+_TASKS: set[asyncio.Task] = set()
+
+
+async def start_build(spec: BuildSpec) -> Build:
+    validate(spec)
+    if await Build.objects.filter(owner_id=spec.owner_id, state=Build.State.BUILDING).aexists():
+        raise BuildRefused(_("이미 빌드 중이에요. 끝나면 다시 빌드해 주세요."))
+    build = await Build.objects.acreate(
+        owner_id=spec.owner_id,
+        label=spec.label,
+        repository=repository_for(spec.owner_id, spec.label),
+        dockerfile=spec.dockerfile,
+    )
+    LIVE[str(build.id)] = build
+    task = asyncio.get_running_loop().create_task(_follow(build, spec))
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+    return build
+
+
+async def _publish(build: Build, event: dict) -> None:
+    await get_channel_layer().group_send(group_name(build.id), event)
+
+
+async def _follow(build: Build, spec: BuildSpec) -> None:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    stop = threading.Event()
+    # The same labels for every build of a student, so an unchanged Dockerfile is all cache.
+    labels = {engine.SANDBOX_LABEL: settings.SANDBOX_NAMESPACE, OWNER_LABEL: str(spec.owner_id)}
+
+    def hand_over(message) -> None:
+        with suppress(RuntimeError):  # the loop is gone (shutdown): nobody is listening
+            loop.call_soon_threadsafe(queue.put_nowait, message)
+
+    def pump() -> None:
+        try:
+            for message in engine.build_stream(context_tar(spec), build.reference, labels):
+                hand_over(message)
+                if stop.is_set():
+                    break  # dropping the stream closes the connection: the engine cancels
+        except Exception as error:  # noqa: BLE001 — any failure ends the build, said plainly
+            hand_over({"failure": error})
+        finally:
+            hand_over(None)
+
+    threading.Thread(target=pump, daemon=True, name=f"build-{build.id}").start()
+    deadline = time.monotonic() + settings.SANDBOX_BUILD_SECONDS
+    step_began = time.monotonic()
+    hidden = False
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(queue.get(), deadline - time.monotonic())
+            except TimeoutError:
+                stop.set()
+                build.state = Build.State.FAILED
+                build.message = _("빌드 시간 제한({n}초)을 넘겨서 멈췄어요.").format(
+                    n=settings.SANDBOX_BUILD_SECONDS
+                )
+                break
+            if message is None:
+                break
+            if "failure" in message:
+                error = message["failure"]
+                build.state = Build.State.FAILED
+                build.message = (
+                    _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 빌드해 주세요.")
+                    if isinstance(error, engine.EngineUnavailable)
+                    else _("빌드하지 못했어요: {e}").format(e=error)
+                )[:300]
+                continue
+            if "error" in message:
+                build.state = Build.State.FAILED
+                build.message = _("빌드가 실패했어요: {e}").format(e=message["error"].strip())[:300]
+                await _log(build, message["error"])
+                continue
+            if "aux" in message and "ID" in message["aux"]:
+                build.image_id = message["aux"]["ID"]
+            text = message.get("stream", "")
+            for line in text.splitlines():
+                step = STEP.match(line)
+                if step and step.group(3).startswith(HIDDEN_STEP):
+                    await _close_step(build, step_began)
+                    hidden = True
+                    continue
+                if step:
+                    hidden = False
+                    await _close_step(build, step_began)
+                    step_began = time.monotonic()
+                    build.steps.append(
+                        {
+                            "index": int(step.group(1)),
+                            "instruction": step.group(3),
+                            "cached": False,
+                            "seconds": None,
+                        }
+                    )
+                    await _publish(build, {"type": "build.step"})
+                elif line.strip() == "---> Using cache" and build.steps and not hidden:
+                    build.steps[-1]["cached"] = True
+            if text:
+                await _log(build, text)
+        await _close_step(build, step_began)
+        if build.state == Build.State.BUILDING:
+            build.state = Build.State.BUILT if build.image_id else Build.State.FAILED
+            if build.image_id:
+                info = await asyncio.to_thread(engine.image_info, build.image_id)
+                build.size_bytes = info.get("Size")
+            else:
+                build.message = build.message or _("이미지가 만들어지지 않았어요.")
+    finally:
+        build.ended_at = timezone.now()
+        await build.asave()
+        LIVE.pop(str(build.id), None)
+        await _publish(build, {"type": "build.ended"})
+        await asyncio.to_thread(keep_latest, spec.owner_id)
+
+
+async def _close_step(build: Build, began: float) -> None:
+    if build.steps and build.steps[-1]["seconds"] is None:
+        build.steps[-1]["seconds"] = round(time.monotonic() - began, 2)
+        await _publish(build, {"type": "build.step"})
+
+
+async def _log(build: Build, text: str) -> None:
+    if len(build.log) < MAX_LOG_CHARS:
+        text = text[: MAX_LOG_CHARS - len(build.log)]
+        build.log += text
+        await _publish(build, {"type": "build.output", "text": text})
+
+
+def layers(build: Build) -> list[dict]:
+    """The image's layers, newest last, with the step that made each and whether it was cached
+    (`docker history`, matched to the build's steps)."""
+    history = [
+        entry
+        for entry in reversed(engine.image_history(build.image_id))
+        if HIDDEN_STEP not in (entry.get("CreatedBy") or "")
+    ]
+    own = len(build.steps) - 1  # FROM adds no history entry of its own
+    base, mine = history[: len(history) - own], history[len(history) - own :]
+    rows = [
+        {
+            "instruction": _("기반 이미지 ({n}개 계층)").format(n=len(base)),
+            "base": True,
+            "size": sum(h["Size"] for h in base),
+            "created": None,
+            "cached": True,
+        }
+    ]
+    for step, entry in zip(build.steps[1:], mine, strict=False):
+        rows.append(
+            {
+                "instruction": step["instruction"],
+                "base": False,
+                "size": entry["Size"],
+                "created": entry["Created"],
+                "cached": step["cached"],
+            }
+        )
+    return rows
+
+
+def tag_version(build: Build, version: str) -> None:
+    """Give a build a version tag (v1, v2 …); another build of the same lesson loses it."""
+    if not VERSION.match(version):
+        raise BuildRefused(_("버전 이름은 v1처럼 소문자, 숫자, 점, -로 써 주세요."))
+    engine.tag_image(build.image_id, build.repository, version)
+    Build.objects.filter(owner_id=build.owner_id, label=build.label, version=version).exclude(
+        pk=build.pk
+    ).update(version="")
+    build.version = version
+    build.save(update_fields=["version"])
+
+
+def keep_latest(owner_id: int) -> int:
+    """At most SANDBOX_BUILD_IMAGES images per student; the oldest go first."""
+    kept = Build.objects.filter(owner_id=owner_id, state=Build.State.BUILT, removed=False)
+    extra = list(kept.order_by("-created_at")[settings.SANDBOX_BUILD_IMAGES :])
+    for build in extra:
+        remove_build_image(build)
+    return len(extra)
+
+
+def remove_build_image(build: Build) -> None:
+    if build.version:
+        engine.remove_image(f"{build.repository}:{build.version}")
+    engine.remove_image(build.reference)
+    build.removed, build.version = True, ""
+    build.save(update_fields=["removed", "version"])
+
+
+def expire_builds() -> int:
+    """Remove images older than SANDBOX_BUILD_TTL_HOURS (called by the reaper)."""
+    cutoff = timezone.now() - timedelta(hours=settings.SANDBOX_BUILD_TTL_HOURS)
+    old = list(Build.objects.filter(removed=False, created_at__lt=cutoff, state=Build.State.BUILT))
+    for build in old:
+        remove_build_image(build)
+    return len(old)
+
+
+async def wait_for_all() -> None:
+    while _TASKS:
+        await asyncio.gather(*list(_TASKS), return_exceptions=True)
