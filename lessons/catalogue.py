@@ -26,7 +26,7 @@ MAX_MEMORY_MB = 256
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # Blocks with a YAML body, and `terminal`: a command (plain text) with a ▶ that runs it in the
 # student's terminal.
-BLOCK_KINDS = ("exercise", "question", "check", "terminal")
+BLOCK_KINDS = ("exercise", "question", "check", "terminal", "build")
 MAX_CHECK_TIMEOUT = 30
 
 
@@ -114,6 +114,32 @@ class Check:
 
 
 @dataclass(frozen=True)
+class BuildExercise:
+    """A Dockerfile the student edits and builds; versions are tagged and run.
+
+    `run` is the command a version is run with, checked against `expect`; with `rollback`, the
+    check also wants the run to be of that version (back from a broken one). `variants` are
+    prepared contents (e.g. a broken v2) the student can load into the editor.
+    """
+
+    id: str
+    title: str
+    dockerfile: str
+    files: tuple[tuple[str, str], ...]
+    run: str
+    expect: Expect
+    rollback: str = ""
+    variants: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
+    line: int = 0
+
+    def variant(self, name: str) -> tuple[str, dict[str, str]] | None:
+        for variant_name, dockerfile, files in self.variants:
+            if variant_name == name:
+                return dockerfile, dict(files)
+        return None
+
+
+@dataclass(frozen=True)
 class Part:
     """A piece of a lesson page: rendered prose, an exercise, or a question."""
 
@@ -123,6 +149,7 @@ class Part:
     question: Question | None = None
     check: Check | None = None
     command: str = ""
+    build: BuildExercise | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +164,7 @@ class Lesson:
     exercises: dict[str, Exercise] = field(hash=False)
     questions: dict[str, Question] = field(hash=False)
     checks: dict[str, Check] = field(hash=False, default_factory=dict)
+    builds: dict[str, BuildExercise] = field(hash=False, default_factory=dict)
 
     @property
     def track_name(self) -> str:
@@ -157,6 +185,7 @@ def load_lesson(path: Path) -> Lesson:
     exercises: dict[str, Exercise] = {}
     questions: dict[str, Question] = {}
     checks: dict[str, Check] = {}
+    builds: dict[str, BuildExercise] = {}
     renderer = _renderer()
 
     def flush(prose: list[str]) -> None:
@@ -187,6 +216,11 @@ def load_lesson(path: Path) -> Lesson:
                 _unique(path, start, exercise.id, exercises, questions, checks)
                 exercises[exercise.id] = exercise
                 parts.append(Part("exercise", exercise=exercise))
+            elif kind == "build":
+                built = _build(path, start, _yaml_block(path, start, text))
+                _unique(path, start, built.id, exercises, questions, checks, builds)
+                builds[built.id] = built
+                parts.append(Part("build", build=built))
             elif kind == "check":
                 check = _check(path, start, _yaml_block(path, start, text))
                 _unique(path, start, check.id, exercises, questions, checks)
@@ -210,6 +244,7 @@ def load_lesson(path: Path) -> Lesson:
         exercises=exercises,
         questions=questions,
         checks=checks,
+        builds=builds,
         **meta,
     )
 
@@ -373,6 +408,48 @@ def _expect(path: Path, line: int, raw: object) -> Expect:
     if oom is not None and not isinstance(oom, bool):
         raise LessonError(f"{path}:{line}: expect.oom_killed는 true나 false여야 합니다")
     return Expect(exit_code, None if output is None else str(output), oom)
+
+
+def _files(path: Path, line: int, raw: object) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        raise LessonError(f"{path}:{line}: files는 이름: 내용 매핑이어야 합니다")
+    return tuple(raw.items())
+
+
+def _build(path: Path, line: int, data: dict) -> BuildExercise:
+    allowed = {"id", "title", "dockerfile", "files", "run", "expect", "rollback", "variants"}
+    _check_keys(path, line, data, allowed)
+    block_id = _block_id(path, line, data)
+    for key in ("title", "dockerfile"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise LessonError(f"{path}:{line}: 빌드 실습에 {key}가 필요합니다")
+    variants = []
+    for name, variant in (data.get("variants") or {}).items():
+        if not isinstance(variant, dict):
+            raise LessonError(f"{path}:{line}: variants의 {name}은(는) 매핑이어야 합니다")
+        _check_keys(path, line, variant, {"dockerfile", "files"})
+        variants.append(
+            (
+                str(name),
+                variant.get("dockerfile", data["dockerfile"]),
+                _files(path, line, variant.get("files", data.get("files"))),
+            )
+        )
+    return BuildExercise(
+        id=block_id,
+        title=data["title"],
+        dockerfile=data["dockerfile"],
+        files=_files(path, line, data.get("files")),
+        run=_command(path, line, data.get("run")),
+        expect=_expect(path, line, data.get("expect")),
+        rollback=str(data.get("rollback", "")),
+        variants=tuple(variants),
+        line=line,
+    )
 
 
 def _check(path: Path, line: int, data: dict) -> Check:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from lessons.catalogue import Exercise, catalogue
+from lessons.catalogue import BuildExercise, Exercise, catalogue
 from lessons.classes import student_changed_sync
 from lessons.models import Attempt
-from sandbox.models import Run
+from sandbox.models import Build, Run
 
 LABEL_PREFIX = "lesson/"
 
@@ -18,16 +18,28 @@ def run_label(lesson_slug: str, exercise_id: str) -> str:
     return f"{LABEL_PREFIX}{lesson_slug}/{exercise_id}"
 
 
-def exercise_of(run: Run) -> tuple[str, Exercise] | None:
+def exercise_of(run) -> tuple[str, Exercise | BuildExercise] | None:
+    """The lesson block a run (or build) was for, from its label."""
     if not run.label.startswith(LABEL_PREFIX):
         return None
-    slug, _, exercise_id = run.label.removeprefix(LABEL_PREFIX).partition("/")
+    slug, _, block_id = run.label.removeprefix(LABEL_PREFIX).partition("/")
     lesson = catalogue().get(slug)
-    exercise = lesson.exercises.get(exercise_id) if lesson else None
-    return (slug, exercise) if exercise else None
+    if lesson is None:
+        return None
+    block = lesson.exercises.get(block_id) or lesson.builds.get(block_id)
+    return (slug, block) if block else None
 
 
-def verdict(run: Run, exercise: Exercise) -> tuple[bool, str]:
+def verdict(run: Run, exercise: Exercise | BuildExercise) -> tuple[bool, str]:
+    if isinstance(exercise, BuildExercise) and exercise.rollback:
+        version = run.image.rpartition(":")[2]
+        others = Build.objects.filter(owner_id=run.owner_id, label=run.label, removed=False)
+        if not others.exclude(version__in=["", exercise.rollback]).exists():
+            return False, _("먼저 다른 버전(예: 고장 난 v2)을 만들어 실행해 본 다음 되돌려 보세요.")
+        if version != exercise.rollback:
+            return False, _(
+                "{want} 버전으로 되돌려서 실행해야 해요 (이번에 실행한 버전: {got})."
+            ).format(want=exercise.rollback, got=version)
     if run.state == Run.State.FAILED:
         return False, run.message or _("실행하지 못했어요.")
     if run.state == Run.State.TIMED_OUT and not exercise.expect.oom_killed:

@@ -18,7 +18,7 @@ STATE_NAMES = {
 
 
 def blocks_of(lesson: Lesson) -> set[str]:
-    return set(lesson.exercises) | set(lesson.questions) | set(lesson.checks)
+    return set(lesson.exercises) | set(lesson.questions) | set(lesson.checks) | set(lesson.builds)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,23 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
 ]
 
-from lessons import class_views  # noqa: E402
+from lessons import build_views, class_views  # noqa: E402
 
 urlpatterns += [
+    path(
+        "lessons/<slug:slug>/builds/<slug:block_id>/", build_views.build_start, name="build_start"
+    ),
+    path(
+        "lessons/<slug:slug>/builds/<slug:block_id>/tag/", build_views.build_tag, name="build_tag"
+    ),
+    path(
+        "lessons/<slug:slug>/builds/<slug:block_id>/run/", build_views.build_run, name="build_run"
+    ),
+    path(
+        "lessons/<slug:slug>/builds/<slug:block_id>/variants/<slug:name>/",
+        build_views.build_variant,
+        name="build_variant",
+    ),
     path("classes/", class_views.classes, name="classes"),
     path("classes/new/", class_views.class_create, name="class_create"),
     path("classes/join/", class_views.class_join, name="class_join"),

@@ -9,6 +9,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 from pygments.formatters import HtmlFormatter
 
+from lessons.build_views import versions_of
 from lessons.catalogue import MAX_COMMAND_BYTES, Exercise, Lesson, catalogue
 from lessons.checks import exercise_of, run_label
 from lessons.classes import student_changed, student_changed_sync
@@ -40,6 +41,10 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "lesson": lesson,
             "progress": lesson_progress(request.user, lesson),
+            "build_versions": {
+                block.id: versions_of(request.user, lesson, block)
+                for block in lesson.builds.values()
+            },
             "previous": lessons[index - 1] if index > 0 else None,
             "next": lessons[index + 1] if index + 1 < len(lessons) else None,
         },

@@ -22,6 +22,7 @@ _watch_checks: list[WatchCheck] = []
 _start_hooks: list[RunHook] = []
 _finish_hooks: list[RunHook] = []
 _end_fragments: list[EndFragment] = []
+_build_end_fragments: list[Callable[[object], str]] = []
 
 
 def _register(registry: list, function) -> None:
@@ -43,6 +44,15 @@ def register_finish_hook(hook: RunHook) -> None:
 
 def register_end_fragment(fragment: EndFragment) -> None:
     _register(_end_fragments, fragment)
+
+
+def register_build_end_fragment(fragment: Callable[[object], str]) -> None:
+    _register(_build_end_fragments, fragment)
+
+
+def build_end_fragments(build) -> str:
+    """Synchronous: call from a worker thread."""
+    return "".join(fragment(build) for fragment in _build_end_fragments)
 
 
 def may_watch(user, run: Run) -> bool:

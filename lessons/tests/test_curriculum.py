@@ -58,3 +58,39 @@ def test_every_lesson_opens_with_goals_and_ends_with_a_summary(lesson):
     assert "정리" in html[-3000:]
     assert 5 <= lesson.minutes <= 12
     assert lesson.exercises or lesson.questions
+
+
+BUILDS = [
+    pytest.param(lesson, block, id=f"{lesson.slug}/{block.id}")
+    for lesson in catalogue().values()
+    for block in lesson.builds.values()
+]
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("lesson", "block"), BUILDS)
+async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, block):
+    import asyncio
+
+    from lessons.checks import run_label
+    from sandbox import builds
+    from sandbox.models import Build
+
+    made = []
+    for dockerfile, files in [(block.dockerfile, dict(block.files))] + [
+        (d, dict(f)) for _name, d, f in block.variants
+    ]:
+        spec = builds.BuildSpec(alice.pk, run_label(lesson.slug, block.id), dockerfile, files)
+        started = await builds.start_build(spec)
+        await builds.wait_for_all()
+        made.append(await Build.objects.aget(pk=started.pk))
+    assert all(b.state == Build.State.BUILT for b in made), [b.message for b in made]
+    run = await runs.start_run(
+        runs.RunSpec(made[0].reference, block.run, alice.pk, "test", timeout=20)
+    )
+    await runs.wait_for_all()
+    run = await Run.objects.aget(pk=run.pk)
+    assert block.expect.failures(run.exit_code, run.transcript, run.oom_killed) == []
+    for build in made:
+        await asyncio.to_thread(builds.remove_build_image, build)

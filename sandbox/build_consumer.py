@@ -1,0 +1,100 @@
+"""`/ws/builds/<id>/`: a build's steps and log, live, then what it made."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+
+from sandbox import builds, engine
+from sandbox.hooks import build_end_fragments, may_watch
+from sandbox.models import Build
+
+FRAMES = "sandbox/build_panel.html"
+
+
+@database_sync_to_async
+def _watchable(user, build_id) -> Build | None:
+    build = Build.objects.filter(pk=build_id).first()
+    return build if build is not None and may_watch(user, build) else None
+
+
+@database_sync_to_async
+def _summary(build_id) -> str:
+    """Once built: the layers, the comparison with the previous build, the docker commands,
+    and whatever other apps add (the version tags and run buttons)."""
+    build = Build.objects.get(pk=build_id)
+    previous = (
+        Build.objects.filter(owner_id=build.owner_id, label=build.label, state=Build.State.BUILT)
+        .exclude(pk=build.pk)
+        .filter(created_at__lt=build.created_at)
+        .first()
+    )
+    rows = []
+    if build.state == Build.State.BUILT:
+        try:
+            rows = builds.layers(build)
+        except (engine.EngineError, engine.EngineUnavailable):
+            rows = []
+    first_rebuilt = next((step for step in build.steps[1:] if not step.get("cached")), None)
+    context = {
+        "build": build,
+        "previous": previous,
+        "layers": drawn(rows),
+        "stack_height": 34 * len(rows),
+        "first_rebuilt": first_rebuilt,
+    }
+    html = render_to_string(f"{FRAMES}#summary", context)
+    html += render_to_string(f"{FRAMES}#status", context)
+    return html + build_end_fragments(build)
+
+
+def drawn(rows: list[dict]) -> list[dict]:
+    """Layer rows with their place in the stacked SVG picture (base at the bottom)."""
+    height = 34
+    total = len(rows)
+    for index, row in enumerate(rows):
+        row["y"] = (total - 1 - index) * height
+        row["kib"] = round(row["size"] / 1024, 1)
+    return rows
+
+
+class BuildOutputConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.build_id = str(self.scope["url_route"]["kwargs"]["build_id"])
+        build = await _watchable(self.scope["user"], self.build_id)
+        await self.accept()
+        if build is None:
+            await self.close(code=4403)
+            return
+        await self.channel_layer.group_add(builds.group_name(self.build_id), self.channel_name)
+        live = builds.LIVE.get(self.build_id)
+        if live is None:
+            await self._end()
+            return
+        await self._send("steps", build=live)
+        await self._send("log-replace", build=live)
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(builds.group_name(self.build_id), self.channel_name)
+
+    async def build_step(self, event: dict) -> None:
+        live = builds.LIVE.get(self.build_id)
+        if live is not None:
+            await self._send("steps", build=live)
+
+    async def build_output(self, event: dict) -> None:
+        await self._send("log-append", build_id=self.build_id, text=event["text"])
+
+    async def build_ended(self, event: dict) -> None:
+        await self._end()
+
+    async def _end(self) -> None:
+        build = await database_sync_to_async(Build.objects.get)(pk=self.build_id)
+        await self._send("steps", build=build)
+        await self._send("log-replace", build=build)
+        await self.send(text_data=await _summary(self.build_id))
+        await self.close(code=1000)
+
+    async def _send(self, partial: str, **context) -> None:
+        await self.send(text_data=render_to_string(f"{FRAMES}#{partial}", context))
