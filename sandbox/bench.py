@@ -232,6 +232,55 @@ async def flood_memory(server: LiveServer) -> tuple[float, float]:
 
 
 TERMINALS = int(os.environ.get("BENCH_TERMINALS", "20"))
+BUILD_LESSON, BUILD_BLOCK = "docker-04-layers", "layer-cache-lab"
+
+
+def _build_block():
+    from lessons.catalogue import catalogue
+
+    return catalogue()[BUILD_LESSON].builds[BUILD_BLOCK]
+
+
+def raw_cached_build() -> list[float]:
+    """`docker build` of the lesson's context on the raw engine, cache warm."""
+    block = _build_block()
+    folder = Path(tempfile.mkdtemp(prefix="baeum-bench-build-"))
+    (folder / "Dockerfile").write_text(block.dockerfile)
+    for name, content in block.files:
+        (folder / name).write_text(content)
+    command = [shutil.which("docker"), "build", "-q", "-t", "baeum-bench/raw", str(folder)]
+    subprocess.run(command, check=True, capture_output=True)
+    samples = []
+    for _ in range(5):
+        began = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        samples.append(time.perf_counter() - began)
+    subprocess.run([shutil.which("docker"), "rmi", "baeum-bench/raw"], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    return samples
+
+
+async def through_the_build_lab(server: LiveServer) -> list[float]:
+    """빌드 pressed in the page → the build's socket closes with the summary (cache warm)."""
+    import websockets
+
+    student = Student(server)
+    url = f"{server.base}/lessons/{BUILD_LESSON}/builds/{BUILD_BLOCK}/"
+    headers = {"X-CSRFToken": student.http.cookies["csrftoken"], "HX-Request": "true"}
+    cookie = "; ".join(f"{k}={v}" for k, v in student.http.cookies.items())
+    samples = []
+    for _ in range(6):
+        began = time.perf_counter()
+        response = await asyncio.to_thread(student.http.post, url, headers=headers)
+        build_id = re.search(r'ws-connect="/ws/builds/([0-9a-f-]+)/"', response.text).group(1)
+        async with websockets.connect(
+            f"ws://127.0.0.1:{server.port}/ws/builds/{build_id}/",
+            additional_headers={"Cookie": cookie, "Origin": server.base},
+        ) as socket_:
+            async for _message in socket_:
+                pass
+        samples.append(time.perf_counter() - began)
+    return samples[1:]  # the first fills the cache
 
 
 def raw_terminal() -> tuple[list[float], list[float]]:
@@ -325,9 +374,11 @@ def main() -> None:
         time.sleep(2)
         pooled, pool_mib = pool_memory_mib(server.env["SANDBOX_NAMESPACE"])
     rows.append(("Baeum warm (pool): click → first output frame", warm))
+    raw_build = raw_cached_build()
     raw_open, raw_echo = raw_terminal()
     with LiveServer(pool_size=0) as server:
         alone_open, crowd_open, stack_echo = asyncio.run(through_the_terminal(server))
+        stack_build = asyncio.run(through_the_build_lab(server))
 
     print(f"\nFirst output, {ROUNDS} rounds each, concurrency 1 (ms)\n")
     print("| path | median | p95 | median ÷ raw docker run |")
@@ -341,6 +392,18 @@ def main() -> None:
     print(
         f"Server RSS during an 8 s `yes` flood: {flood[0]:.0f} MiB before, "
         f"{flood[1]:.0f} MiB at the peak"
+    )
+    raw_median, raw_p95 = _median_p95(raw_build)
+    median, p95 = _median_p95(stack_build)
+    print("\nImage build lab, cached rebuild of lesson 4's Dockerfile (ms)\n")
+    print("| path | median | p95 | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    print(
+        f"| raw `docker build -q` (CLI) | {raw_median * 1000:.0f} | {raw_p95 * 1000:.0f} | 1.00 |"
+    )
+    print(
+        f"| Baeum: 빌드 → summary on the socket | {median * 1000:.0f} | {p95 * 1000:.0f} "
+        f"| {median / raw_median:.2f} |"
     )
     print(
         f"\nTerminal (ms): {TERMINALS} terminals opened at once, then keystrokes while all open\n"
