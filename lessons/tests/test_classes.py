@@ -2,7 +2,6 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -11,32 +10,10 @@ from django.urls import reverse
 
 from lessons import dashboard
 from lessons.catalogue import catalogue
-from lessons.classes import CODE_ALPHABET, CODE_LENGTH, INSTRUCTORS_GROUP
+from lessons.classes import CODE_ALPHABET, CODE_LENGTH
 from lessons.models import Attempt, Classroom
 
 LESSON = "docker-01-what-is-a-container"
-
-
-@pytest.fixture
-def teacher(django_user_model):
-    user = django_user_model.objects.create_user("teacher", password="correct horse battery")
-    user.groups.add(Group.objects.get_or_create(name=INSTRUCTORS_GROUP)[0])
-    return user
-
-
-@pytest.fixture
-def other_teacher(django_user_model):
-    user = django_user_model.objects.create_user("dana", password="correct horse battery")
-    user.groups.add(Group.objects.get_or_create(name=INSTRUCTORS_GROUP)[0])
-    return user
-
-
-@pytest.fixture
-def classroom(teacher, alice):
-    classroom = Classroom.objects.create(name="도커 입문 1반", join_code="ABCDEFGH")
-    classroom.instructors.add(teacher)
-    classroom.students.add(alice)
-    return classroom
 
 
 def dashboard_urls(classroom) -> list[tuple[str, str]]:

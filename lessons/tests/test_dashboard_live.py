@@ -3,11 +3,10 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import Group
 from django.test import AsyncClient
 from django.urls import reverse
 
-from lessons.classes import INSTRUCTORS_GROUP, student_changed
+from lessons.classes import student_changed
 from lessons.consumers import REFUSED
 from lessons.models import Classroom
 from sandbox import runs
@@ -16,21 +15,6 @@ from sandbox.tests.helpers import spec
 from website.routing import websocket_application
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def teacher(django_user_model):
-    user = django_user_model.objects.create_user("teacher", password="x-long-passphrase")
-    user.groups.add(Group.objects.get_or_create(name=INSTRUCTORS_GROUP)[0])
-    return user
-
-
-@pytest.fixture
-def classroom(teacher, alice):
-    classroom = Classroom.objects.create(name="반", join_code="ABCDEFGH")
-    classroom.instructors.add(teacher)
-    classroom.students.add(alice)
-    return classroom
 
 
 def socket_for(classroom, user) -> WebsocketCommunicator:
@@ -51,9 +35,8 @@ async def test_a_student_cannot_open_the_dashboard_socket(classroom, alice):
     await comm.disconnect()
 
 
-async def test_another_instructor_cannot_open_it(classroom, django_user_model):
-    other = await sync_to_async(django_user_model.objects.create_user)("dana")
-    comm = socket_for(classroom, other)
+async def test_another_instructor_cannot_open_it(classroom, other_teacher):
+    comm = socket_for(classroom, other_teacher)
     await comm.connect()
     assert (await comm.receive_output(timeout=5))["code"] == REFUSED
     await comm.disconnect()
@@ -99,12 +82,9 @@ async def test_a_students_run_appears_and_the_instructor_stops_it(classroom, tea
 
 @pytest.mark.docker
 async def test_an_instructor_cannot_stop_another_class_sandbox(
-    classroom, alice, bob, django_user_model
+    classroom, alice, bob, other_teacher
 ):
-    other = await sync_to_async(django_user_model.objects.create_user)("dana")
-    await sync_to_async(
-        lambda: other.groups.add(Group.objects.get_or_create(name=INSTRUCTORS_GROUP)[0])
-    )()
+    other = other_teacher
     other_class = await Classroom.objects.acreate(name="다른 반", join_code="ZZZZZZZZ")
     await sync_to_async(
         lambda: (other_class.instructors.add(other), other_class.students.add(bob))

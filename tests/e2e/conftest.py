@@ -148,8 +148,9 @@ def serious_accessibility_violations(page) -> list[str]:
     ]
 
 
-def sign_up(page, base: str, username: str, next_path: str = "/") -> None:
-    page.goto(f"{base}/accounts/signup/?next={next_path}")
+def sign_up(page, base: str, username: str, next_path: str = "/", code: str = "") -> None:
+    """Sign up as a student (joining a class if a code is given) and land on `next_path`."""
+    page.goto(f"{base}/accounts/signup/?next={next_path}&code={code}")
     page.get_by_label("사용자 이름").fill(username)
     page.get_by_label("비밀번호:", exact=True).fill("a-long-passphrase-42")
     page.get_by_label("비밀번호 확인").fill("a-long-passphrase-42")

@@ -6,6 +6,8 @@ from tests.e2e.conftest import serious_accessibility_violations, sign_in, sign_u
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
 
+LESSON = "/lessons/docker-01-what-is-a-container/"
+
 
 def test_the_instructor_sees_a_run_live_and_stops_it(browser, site_server):
     base = site_server.url
