@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test bench lint format setup dev-setup clean
+.PHONY: run test bench lint format setup dev-setup clean orchestration
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -35,6 +35,10 @@ test: $(VENV)/.dev-installed node_modules/.installed
 bench: $(VENV)/.dev-installed
 	$(PY) manage.py build_lab_images --if-missing
 	$(PY) -m sandbox.bench
+
+# Swarm mode for the orchestration labs: changes the engine, so only when asked.
+orchestration: $(VENV)/.installed
+	$(PY) manage.py enable_orchestration
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .

@@ -17,9 +17,10 @@ import yaml
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from sandbox.images import LAB_IMAGES
+
 CONTENT_DIR = Path(__file__).resolve().parent / "content" / "ko"
 TRACKS = {"docker": gettext_lazy("도커"), "kubernetes": gettext_lazy("쿠버네티스")}
-LAB_IMAGES = frozenset({"baeum/lab"})
 MAX_COMMAND_BYTES = 4096
 MAX_TIMEOUT = 60
 MAX_MEMORY_MB = 256

@@ -407,3 +407,179 @@ def remove_image(reference: str) -> None:
 def labelled_images(label: str) -> list[dict]:
     with _engine_call() as client:
         return client.api.images(filters={"label": label})
+
+
+# --- Orchestration: the engine's swarm mode (services, tasks, rolling updates) ------------
+
+
+def swarm_active() -> bool:
+    with _engine_call() as client:
+        return client.info().get("Swarm", {}).get("LocalNodeState") == "active"
+
+
+def swarm_init() -> None:
+    """Switch the engine into single-node swarm mode (an explicit step: it changes the engine)."""
+    with _engine_call() as client:
+        client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+
+
+def create_lab_network(name: str, labels: dict[str, str]) -> None:
+    """A student's private overlay: internal (no route out), attachable (the load-balancing
+    client joins it)."""
+    with _engine_call() as client:
+        client.networks.create(
+            name, driver="overlay", internal=True, attachable=True, labels=labels
+        )
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    image: str
+    command: str
+    replicas: int
+    network: str
+    labels: tuple[tuple[str, str], ...]
+    memory: str
+    cpus: float
+    health_command: str | None = None
+    parallelism: int = 1
+    order: str = "stop-first"  # or start-first (maxSurge > 0, maxUnavailable 0)
+    failure_action: str = "pause"  # what a rollout does when new tasks fail: pause | rollback
+
+
+def _service_kwargs(spec: ServiceSpec) -> dict:
+    """The hardening profile's share that the service API accepts (API 1.41): memory and CPU
+    limits, read-only root with a tmpfs, no capabilities, a non-root user, an init process.
+    Not expressible there: pids limit and no-new-privileges (see DESIGN.md)."""
+    memory = _smaller_memory(spec.memory, settings.SANDBOX_MEMORY)
+    tmpfs = docker.types.Mount("/tmp", "", type="tmpfs", tmpfs_size=16 * 2**20)
+    health = None
+    if spec.health_command:
+        health = docker.types.Healthcheck(
+            test=["CMD-SHELL", spec.health_command],
+            interval=1_000_000_000,
+            timeout=1_000_000_000,
+            retries=2,
+            start_period=1_000_000_000,
+        )
+    container = docker.types.ContainerSpec(
+        spec.image,
+        command=["sh", "-c", spec.command],
+        user="1000:1000",
+        read_only=True,
+        mounts=[tmpfs],
+        cap_drop=["ALL"],
+        init=True,
+        healthcheck=health,
+        labels=dict(spec.labels),
+    )
+    resources = docker.types.Resources(
+        mem_limit=parse_bytes(memory), cpu_limit=int(min(spec.cpus, settings.SANDBOX_CPUS) * 1e9)
+    )
+    update = docker.types.UpdateConfig(
+        parallelism=spec.parallelism,
+        delay=1_000_000_000,
+        failure_action=spec.failure_action,
+        monitor=3_000_000_000,
+        order=spec.order,
+    )
+    return {
+        "task_template": docker.types.TaskTemplate(
+            container_spec=container,
+            resources=resources,
+            restart_policy=docker.types.RestartPolicy(condition="any", delay=500_000_000),
+            networks=[spec.network],
+            log_driver=docker.types.DriverConfig("json-file", {"max-size": "1m", "max-file": "1"}),
+        ),
+        "name": spec.name,
+        "labels": dict(spec.labels),
+        "mode": docker.types.ServiceMode("replicated", replicas=spec.replicas),
+        "update_config": update,
+        "rollback_config": docker.types.RollbackConfig(parallelism=0, order="stop-first"),
+        # On an internal overlay network the service's virtual IP is unreachable on this
+        # engine (20.10), so the name resolves to the replicas in turn (DNS round-robin).
+        "endpoint_spec": docker.types.EndpointSpec(mode="dnsrr"),
+    }
+
+
+def apply_service(spec: ServiceSpec) -> None:
+    """Create the service, or update it to the spec (a rolling update where the task changes)."""
+    kwargs = _service_kwargs(spec)
+    with _engine_call() as client:
+        existing = client.api.services(filters={"name": spec.name})
+        existing = [s for s in existing if s["Spec"]["Name"] == spec.name]
+        if not existing:
+            client.api.create_service(**kwargs)
+            return
+        service = existing[0]
+        client.api.update_service(
+            service["ID"],
+            version=service["Version"]["Index"],
+            task_template=kwargs["task_template"],
+            name=spec.name,
+            labels=kwargs["labels"],
+            mode=kwargs["mode"],
+            update_config=kwargs["update_config"],
+            rollback_config=kwargs["rollback_config"],
+            endpoint_spec=kwargs["endpoint_spec"],
+            fetch_current_spec=False,
+        )
+
+
+def rollback_service(name: str) -> None:
+    """Return the service to its previous spec (`docker service rollback`)."""
+    with _engine_call() as client:
+        service = client.api.inspect_service(name)
+        # The SDK has no rollback parameter; this is the engine API call `docker service
+        # rollback` makes: the current spec, posted with rollback=previous.
+        response = client.api._post_json(
+            client.api._url("/services/{0}/update", service["ID"]),
+            data=service["Spec"],
+            params={"version": service["Version"]["Index"], "rollback": "previous"},
+        )
+        client.api._raise_for_status(response)
+
+
+def service_state(name: str) -> dict | None:
+    """The service as the engine sees it: desired replicas, image, update status, and tasks."""
+    with _engine_call() as client:
+        try:
+            service = client.api.inspect_service(name)
+        except NotFound:
+            return None
+        tasks = client.api.tasks(filters={"service": name})
+        spec = service["Spec"]
+        return {
+            "replicas": spec["Mode"].get("Replicated", {}).get("Replicas", 0),
+            "image": spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0],
+            "update": (service.get("UpdateStatus") or {}).get("State", ""),
+            "update_message": (service.get("UpdateStatus") or {}).get("Message", ""),
+            "tasks": [
+                {
+                    "id": task["ID"],
+                    "slot": task.get("Slot"),
+                    "state": task["Status"]["State"],
+                    "desired": task["DesiredState"],
+                    "since": task["Status"]["Timestamp"],
+                    "error": task["Status"].get("Err", ""),
+                    "image": task["Spec"]["ContainerSpec"]["Image"].split("@")[0],
+                    "container": (task["Status"].get("ContainerStatus") or {}).get(
+                        "ContainerID", ""
+                    ),
+                }
+                for task in tasks
+            ],
+        }
+
+
+def remove_service(name: str) -> None:
+    with _engine_call() as client, suppress(NotFound):
+        client.api.remove_service(name)
+
+
+def labelled_services(namespace: str | None = None) -> list[str]:
+    namespace = namespace or settings.SANDBOX_NAMESPACE
+    label = SANDBOX_LABEL if namespace == "*" else f"{SANDBOX_LABEL}={namespace}"
+    with _engine_call() as client:
+        return [s["Spec"]["Name"] for s in client.api.services(filters={"label": label})]

@@ -13,7 +13,14 @@ from pathlib import Path
 from sandbox import engine
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
-LAB_IMAGES = {"baeum/lab": IMAGES_DIR / "lab"}
+# tag → (build context folder, build args). `baeum/lab` first: the others are built FROM it.
+LAB_IMAGES = {
+    "baeum/lab": (IMAGES_DIR / "lab", {}),
+    "baeum/web:v1": (IMAGES_DIR / "web", {"VERSION": "v1"}),
+    "baeum/web:v2": (IMAGES_DIR / "web", {"VERSION": "v2"}),
+    "baeum/web:v2-broken": (IMAGES_DIR / "web", {"VERSION": "v2-broken"}),
+}
+BUSYBOX_BASED = "baeum/lab"  # the one built around the host's busybox when offline
 ONLINE_BASE = "busybox:1.37-musl"
 HOST_BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox")
 
@@ -47,7 +54,12 @@ def _file_kind(path: Path) -> bytes:
 
 def build(tag: str, *, offline: bool | None = None) -> str:
     """Build one lab image; returns the base it was built on."""
-    source = LAB_IMAGES[tag]
+    source, buildargs = LAB_IMAGES[tag]
+    if tag != BUSYBOX_BASED:
+        with tempfile.TemporaryDirectory(prefix="baeum-image-") as context:
+            shutil.copytree(source, context, dirs_exist_ok=True)
+            engine.build_image(tag, context, buildargs)
+        return BUSYBOX_BASED
     if offline is None:
         offline = not engine.try_pull(ONLINE_BASE)
     with tempfile.TemporaryDirectory(prefix="baeum-image-") as context:

@@ -9,7 +9,7 @@ import threading
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from sandbox import builds, engine, playgrounds, pool, runs
+from sandbox import builds, engine, orchestra, playgrounds, pool, runs
 from sandbox.models import Run
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ RESTARTED_MESSAGE = gettext_lazy(
 
 def reap_orphans() -> int:
     """Remove this deployment's containers and networks that no run followed here owns."""
-    followed = set(runs.LIVE)
+    followed = set(runs.LIVE) | orchestra.held_ids()
     held = pool.held_container_ids() | playgrounds.held_container_ids()
     for live in list(runs.LIVE.values()):
         held.update(live.made.containers)  # warm containers carry their pool's label
@@ -30,11 +30,21 @@ def reap_orphans() -> int:
         if container.run_id not in followed and container.id not in held:
             engine.remove(container.id)
             removed += 1
-    # Networks after containers: a network with containers attached cannot be removed.
+    # Services of labs nobody holds (a restarted server, an expired lab), then networks: a
+    # network with containers attached cannot be removed.
+    with_labs = {f"{lab.service}" for lab in list(orchestra.LIVE.values())}
+    if engine.swarm_active():
+        for service in engine.labelled_services():
+            if service not in with_labs:
+                engine.remove_service(service)
+                removed += 1
     for network in engine.labelled_networks():
         if network.run_id not in followed:
-            engine.remove_network(network.name)
-            removed += 1
+            try:
+                engine.remove_network(network.name)
+                removed += 1
+            except engine.EngineError:
+                pass  # still in use (a service's tasks are leaving): the next round takes it
     if removed:
         log.info("reaper removed %d orphaned container(s) and network(s)", removed)
     return removed
@@ -54,6 +64,7 @@ def _reap_forever(interval: float, stop: threading.Event) -> None:
         try:
             reap_orphans()
             builds.expire_builds()
+            orchestra.expire_due()
         except (engine.EngineUnavailable, engine.EngineError) as error:
             log.warning("reaper: engine unavailable (%s); will try again", error)
         if stop.wait(interval):

@@ -1,0 +1,371 @@
+"""Orchestration labs on the engine's swarm mode: a student's Kubernetes Deployment manifest,
+validated against the real Kubernetes schemas, becomes a swarm service of replicas on the
+student's private overlay network. Swarm mode is the orchestrator at hand on one machine;
+DESIGN.md says where it and Kubernetes differ and how a real cluster would slot in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+
+import kubernetes_validate
+import yaml
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from sandbox import engine
+
+KUBERNETES_VERSION = "1.30"
+MAX_REPLICAS = 5
+LAB_IMAGES_FOR_SERVICES = ("baeum/web:v1", "baeum/web:v2", "baeum/web:v2-broken", "baeum/lab")
+LAB_LABEL = "baeum.lab"
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
+
+# The part of a Deployment this lab understands; anything else is named and refused.
+SUPPORTED = {
+    ("apiVersion",),
+    ("kind",),
+    ("metadata",),
+    ("metadata", "name"),
+    ("metadata", "labels"),
+    ("spec",),
+    ("spec", "replicas"),
+    ("spec", "selector"),
+    ("spec", "selector", "matchLabels"),
+    ("spec", "strategy"),
+    ("spec", "strategy", "type"),
+    ("spec", "strategy", "rollingUpdate"),
+    ("spec", "strategy", "rollingUpdate", "maxSurge"),
+    ("spec", "strategy", "rollingUpdate", "maxUnavailable"),
+    ("spec", "template"),
+    ("spec", "template", "metadata"),
+    ("spec", "template", "metadata", "labels"),
+    ("spec", "template", "spec"),
+    ("spec", "template", "spec", "containers"),
+}
+SUPPORTED_CONTAINER = {
+    "name",
+    "image",
+    "command",
+    "args",
+    "ports",
+    "resources",
+    "readinessProbe",
+    "livenessProbe",
+}
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be applied; the message names the field."""
+
+
+class OrchestrationOff(RuntimeError):
+    """The engine is not in swarm mode: say how to switch it on."""
+
+
+@dataclass
+class Lab:
+    owner_id: int
+    service: str
+    network: str
+    expires: float
+    killed_at: float | None = None
+    killed_task: str = ""
+    recovery_seconds: float | None = None
+    manifest: str = ""
+
+
+LIVE: dict[int, Lab] = {}
+
+
+def _labels(owner_id: int) -> dict[str, str]:
+    return {
+        engine.SANDBOX_LABEL: settings.SANDBOX_NAMESPACE,
+        engine.RUN_LABEL: f"lab-u{owner_id}",
+        LAB_LABEL: str(owner_id),
+    }
+
+
+def held_ids() -> set[str]:
+    return {f"lab-u{lab.owner_id}" for lab in list(LIVE.values())}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    replicas: int
+    image: str
+    command: str
+    memory: str
+    cpus: float
+    health_command: str | None
+    parallelism: int
+    order: str
+    kubectl: list[str] = field(default_factory=list)
+
+
+def parse(text: str) -> Deployment:
+    """Validate a Deployment manifest and translate the supported subset."""
+    if len(text.encode()) > 16 * 1024:
+        raise ManifestError(_("매니페스트가 너무 커요(16KiB까지)."))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ManifestError(_("YAML 문법 오류: {e}").format(e=error)) from None
+    if not isinstance(data, dict) or data.get("kind") != "Deployment":
+        raise ManifestError(_("kind: Deployment인 매니페스트 하나를 적어 주세요."))
+    try:
+        kubernetes_validate.validate(data, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        where = ".".join(str(p) for p in error.path) or "(맨 위)"
+        raise ManifestError(
+            _("쿠버네티스 스키마 검사 실패 — {where}: {message}").format(
+                where=where, message=error.message
+            )
+        ) from None
+    _refuse_unsupported(data, ())
+    spec = data["spec"]
+    containers = spec["template"]["spec"]["containers"]
+    if len(containers) != 1:
+        raise ManifestError(
+            _("이 실습은 컨테이너가 하나인 파드만 다뤄요 (spec.template.spec.containers).")
+        )
+    container = containers[0]
+    unknown = set(container) - SUPPORTED_CONTAINER
+    if unknown:
+        raise ManifestError(
+            _("이 실습에서 지원하지 않는 필드예요: spec.template.spec.containers[0].{f}").format(
+                f=sorted(unknown)[0]
+            )
+        )
+    name = data["metadata"].get("name", "")
+    if not NAME.match(name):
+        raise ManifestError(_("metadata.name은 32자 이내의 소문자, 숫자, -로 써 주세요."))
+    replicas = spec.get("replicas", 1)
+    if not 1 <= replicas <= MAX_REPLICAS:
+        raise ManifestError(
+            _("spec.replicas는 1에서 {n} 사이로 정해 주세요.").format(n=MAX_REPLICAS)
+        )
+    image = container["image"]
+    if image not in LAB_IMAGES_FOR_SERVICES:
+        raise ManifestError(
+            _(
+                "spec.template.spec.containers[0].image는 실습 이미지 중 하나여야 해요: {images}"
+            ).format(images=", ".join(LAB_IMAGES_FOR_SERVICES))
+        )
+    command = " ".join([*container.get("command", []), *container.get("args", [])])
+    limits = container.get("resources", {}).get("limits", {})
+    memory = _memory(limits.get("memory", "64Mi"))
+    cpus = _cpus(limits.get("cpu", "250m"))
+    rolling = spec.get("strategy", {}).get("rollingUpdate", {})
+    surge = _count(rolling.get("maxSurge", 1), replicas)
+    unavailable = _count(rolling.get("maxUnavailable", 0), replicas)
+    order = "start-first" if surge > 0 and unavailable == 0 else "stop-first"
+    return Deployment(
+        name=name,
+        replicas=replicas,
+        image=image,
+        command=command or "sh /app/serve.sh",
+        memory=memory,
+        cpus=cpus,
+        health_command=_probe(container.get("readinessProbe") or container.get("livenessProbe")),
+        parallelism=max(1, surge if order == "start-first" else unavailable),
+        order=order,
+    )
+
+
+def _refuse_unsupported(value, path: tuple) -> None:
+    if (
+        not isinstance(value, dict)
+        or path[-2:] == ("metadata", "labels")
+        or path[-1:] in {("matchLabels",), ("labels",), ("containers",)}
+    ):
+        return
+    for key, child in value.items():
+        here = (*path, key)
+        if here not in SUPPORTED:
+            raise ManifestError(
+                _("이 실습에서 지원하지 않는 필드예요: {f}").format(f=".".join(here))
+            )
+        _refuse_unsupported(child, here)
+
+
+def _memory(text: str) -> str:
+    match = re.fullmatch(r"(\d+)(Mi|M|Gi|G)", str(text))
+    if not match:
+        raise ManifestError(_("resources.limits.memory는 64Mi처럼 써 주세요."))
+    number, unit = int(match.group(1)), match.group(2)
+    return f"{number * 1024 if unit.startswith('G') else number}m"
+
+
+def _cpus(text) -> float:
+    text = str(text)
+    return int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def _count(value, replicas: int) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        return -(-replicas * int(value[:-1]) // 100)  # rounded up, as Kubernetes does for surge
+    return int(value)
+
+
+def _probe(probe: dict | None) -> str | None:
+    if not probe:
+        return None
+    if "httpGet" in probe:
+        path = probe["httpGet"].get("path", "/")
+        port = probe["httpGet"].get("port", 8080)
+        return f"wget -q -O /dev/null http://127.0.0.1:{port}{path}"
+    if "exec" in probe:
+        return " ".join(probe["exec"].get("command", [])) or None
+    raise ManifestError(_("프로브는 httpGet이나 exec만 지원해요."))
+
+
+def ensure_swarm() -> None:
+    if not engine.swarm_active():
+        raise OrchestrationOff(
+            _(
+                "도커 엔진이 스웜 모드가 아니에요. 관리자가 `make orchestration`을 한 번 실행해야 해요."
+            )
+        )
+
+
+def apply(owner_id: int, text: str) -> Lab:
+    """Blocking: validate, then create or update the student's service (one lab per student)."""
+    deployment = parse(text)
+    ensure_swarm()
+    labels = _labels(owner_id)
+    network = f"baeum-lab-u{owner_id}-{settings.SANDBOX_NAMESPACE}"[:63]
+    service = f"baeum-u{owner_id}-{deployment.name}-{settings.SANDBOX_NAMESPACE}"[:63]
+    lab = LIVE.get(owner_id)
+    if lab is not None and lab.service != service:
+        engine.remove_service(lab.service)  # one lab per student: a new name replaces it
+    if network not in {n.name for n in engine.labelled_networks()}:
+        engine.create_lab_network(network, labels)
+    engine.apply_service(
+        engine.ServiceSpec(
+            name=service,
+            image=deployment.image,
+            command=deployment.command,
+            replicas=deployment.replicas,
+            network=network,
+            labels=tuple(labels.items()),
+            memory=deployment.memory,
+            cpus=deployment.cpus,
+            health_command=deployment.health_command,
+            parallelism=deployment.parallelism,
+            order=deployment.order,
+        )
+    )
+    expires = time.monotonic() + settings.SANDBOX_LAB_SECONDS
+    LIVE[owner_id] = Lab(owner_id, service, network, expires, manifest=text)
+    return LIVE[owner_id]
+
+
+def state(owner_id: int) -> dict | None:
+    lab = LIVE.get(owner_id)
+    if lab is None:
+        return None
+    found = engine.service_state(lab.service)
+    if found is None:
+        return None
+    running = [t for t in found["tasks"] if t["state"] == "running" and t["desired"] == "running"]
+    found["running"] = len(running)
+    found["cards"] = sorted(
+        (t for t in found["tasks"] if t["desired"] == "running" or t["state"] == "running"),
+        key=lambda t: (t["slot"] or 0, t["since"]),
+    )
+    if lab.killed_at is not None and lab.recovery_seconds is None:
+        # Recovered once the killed replica is gone and the count is back where it should be.
+        killed_alive = any(t["id"] == lab.killed_task for t in running)
+        if not killed_alive and found["running"] >= found["replicas"]:
+            lab.recovery_seconds = round(time.monotonic() - lab.killed_at, 1)
+    found["recovery_seconds"] = lab.recovery_seconds
+    found["recovering"] = lab.killed_at is not None and lab.recovery_seconds is None
+    return found
+
+
+def kill_replica(owner_id: int, task_id: str) -> bool:
+    """Kill one replica's container (as a crash would); the orchestrator must notice."""
+    lab = LIVE.get(owner_id)
+    found = engine.service_state(lab.service) if lab else None
+    task = next((t for t in (found or {}).get("tasks", []) if t["id"] == task_id), None)
+    if task is None or not task["container"]:
+        return False  # not this student's replica, or not running
+    engine.kill(task["container"])
+    lab.killed_at, lab.killed_task, lab.recovery_seconds = time.monotonic(), task_id, None
+    return True
+
+
+def rollback(owner_id: int) -> None:
+    lab = LIVE.get(owner_id)
+    if lab is not None:
+        engine.rollback_service(lab.service)
+
+
+def load_balance(owner_id: int, requests: int = 12) -> list[str]:
+    """From a client container on the student's network, call the service name `requests`
+    times; return which replica answered each."""
+    lab = LIVE.get(owner_id)
+    if lab is None:
+        return []
+    service = lab.service
+    command = (
+        f"for i in $(seq {requests}); do timeout 2 wget -qO- http://{service}:8080/ "
+        "|| echo '응답 없음'; done"
+    )
+    container_id = engine.create_container(
+        engine.ContainerSpec("baeum/lab", command, f"lab-u{owner_id}", network=lab.network)
+    )
+    try:
+        stream = engine.attach(container_id)
+        engine.start(container_id)
+        output = b"".join(stream.chunks()).decode(errors="replace")
+        stream.close()
+    finally:
+        engine.remove(container_id)
+    return [line for line in output.splitlines() if line.strip()]
+
+
+def end(owner_id: int) -> None:
+    """Remove the student's service, wait for its replicas to go, then its network."""
+    lab = LIVE.pop(owner_id, None)
+    if lab is None:
+        return
+    engine.remove_service(lab.service)
+    run_label = f"lab-u{owner_id}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not any(c.run_id == run_label for c in engine.labelled_containers()):
+            break
+        time.sleep(0.3)
+    while time.monotonic() < deadline:
+        try:
+            engine.remove_network(lab.network)
+            return
+        except engine.EngineError:
+            time.sleep(0.3)  # the last task is still leaving the network
+
+
+def expire_due() -> int:
+    ended = 0
+    for owner_id, lab in list(LIVE.items()):
+        if lab.expires <= time.monotonic():
+            end(owner_id)
+            ended += 1
+    return ended
+
+
+async def wait_until(owner_id: int, predicate, timeout: float = 60) -> dict:
+    """Poll the lab's state until `predicate(state)` holds (tests, the lab socket)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await asyncio.to_thread(state, owner_id)
+        if found is not None and predicate(found):
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"lab state never matched: {found}")
+        await asyncio.sleep(0.3)
