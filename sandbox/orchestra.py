@@ -228,7 +228,8 @@ def ensure_swarm() -> None:
     if not engine.swarm_active():
         raise OrchestrationOff(
             _(
-                "도커 엔진이 스웜 모드가 아니에요. 관리자가 `make orchestration`을 한 번 실행해야 해요."
+                "도커 엔진이 스웜 모드가 아니에요. "
+                "관리자가 `make orchestration`을 한 번 실행해야 해요."
             )
         )
 
