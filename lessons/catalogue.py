@@ -27,7 +27,8 @@ MAX_MEMORY_MB = 256
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # Blocks with a YAML body, and `terminal`: a command (plain text) with a ▶ that runs it in the
 # student's terminal.
-BLOCK_KINDS = ("exercise", "question", "check", "terminal", "build")
+BLOCK_KINDS = ("exercise", "question", "check", "terminal", "build", "orchestra")
+LAB_GOALS = ("apply", "heal", "scale", "update", "rollback", "balance")
 MAX_CHECK_TIMEOUT = 30
 
 
@@ -141,6 +142,19 @@ class BuildExercise:
 
 
 @dataclass(frozen=True)
+class OrchestraLab:
+    """A Deployment manifest the student applies to the orchestrator, with a goal that 확인
+    checks against the live state, and the kubectl commands that mean the same."""
+
+    id: str
+    title: str
+    manifest: str
+    goal: str
+    kubectl: tuple[str, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Part:
     """A piece of a lesson page: rendered prose, an exercise, or a question."""
 
@@ -151,6 +165,7 @@ class Part:
     check: Check | None = None
     command: str = ""
     build: BuildExercise | None = None
+    lab: OrchestraLab | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +181,7 @@ class Lesson:
     questions: dict[str, Question] = field(hash=False)
     checks: dict[str, Check] = field(hash=False, default_factory=dict)
     builds: dict[str, BuildExercise] = field(hash=False, default_factory=dict)
+    labs: dict[str, OrchestraLab] = field(hash=False, default_factory=dict)
 
     @property
     def track_name(self) -> str:
@@ -187,6 +203,7 @@ def load_lesson(path: Path) -> Lesson:
     questions: dict[str, Question] = {}
     checks: dict[str, Check] = {}
     builds: dict[str, BuildExercise] = {}
+    labs: dict[str, OrchestraLab] = {}
     renderer = _renderer()
 
     def flush(prose: list[str]) -> None:
@@ -217,6 +234,11 @@ def load_lesson(path: Path) -> Lesson:
                 _unique(path, start, exercise.id, exercises, questions, checks)
                 exercises[exercise.id] = exercise
                 parts.append(Part("exercise", exercise=exercise))
+            elif kind == "orchestra":
+                lab = _lab(path, start, _yaml_block(path, start, text))
+                _unique(path, start, lab.id, exercises, questions, checks, builds, labs)
+                labs[lab.id] = lab
+                parts.append(Part("lab", lab=lab))
             elif kind == "build":
                 built = _build(path, start, _yaml_block(path, start, text))
                 _unique(path, start, built.id, exercises, questions, checks, builds)
@@ -246,6 +268,7 @@ def load_lesson(path: Path) -> Lesson:
         questions=questions,
         checks=checks,
         builds=builds,
+        labs=labs,
         **meta,
     )
 
@@ -419,6 +442,22 @@ def _files(path: Path, line: int, raw: object) -> tuple[tuple[str, str], ...]:
     ):
         raise LessonError(f"{path}:{line}: files는 이름: 내용 매핑이어야 합니다")
     return tuple(raw.items())
+
+
+def _lab(path: Path, line: int, data: dict) -> OrchestraLab:
+    _check_keys(path, line, data, {"id", "title", "manifest", "goal", "kubectl"})
+    block_id = _block_id(path, line, data)
+    for key in ("title", "manifest"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise LessonError(f"{path}:{line}: 오케스트레이션 실습에 {key}가 필요합니다")
+    if data.get("goal") not in LAB_GOALS:
+        raise LessonError(f"{path}:{line}: goal은 {', '.join(LAB_GOALS)} 중 하나여야 합니다")
+    kubectl = data.get("kubectl") or []
+    if not isinstance(kubectl, list) or not all(isinstance(k, str) for k in kubectl):
+        raise LessonError(f"{path}:{line}: kubectl은 명령 문자열의 목록이어야 합니다")
+    return OrchestraLab(
+        block_id, data["title"], data["manifest"], data["goal"], tuple(kubectl), line
+    )
 
 
 def _build(path: Path, line: int, data: dict) -> BuildExercise:

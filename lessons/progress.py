@@ -18,7 +18,13 @@ STATE_NAMES = {
 
 
 def blocks_of(lesson: Lesson) -> set[str]:
-    return set(lesson.exercises) | set(lesson.questions) | set(lesson.checks) | set(lesson.builds)
+    return (
+        set(lesson.exercises)
+        | set(lesson.questions)
+        | set(lesson.checks)
+        | set(lesson.builds)
+        | set(lesson.labs)
+    )
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,13 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
 ]
 
-from lessons import build_views, class_views  # noqa: E402
+from lessons import build_views, class_views, lab_views  # noqa: E402
 
+LAB = "lessons/<slug:slug>/labs/<slug:lab_id>/"
 urlpatterns += [
+    path(f"{LAB}apply/", lab_views.lab_apply, name="lab_apply"),
+    path(f"{LAB}balance/", lab_views.lab_balance, name="lab_balance"),
+    path(f"{LAB}verify/", lab_views.lab_verify, name="lab_verify"),
     path(
         "lessons/<slug:slug>/builds/<slug:block_id>/", build_views.build_start, name="build_start"
     ),

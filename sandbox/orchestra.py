@@ -76,6 +76,8 @@ class Lab:
     killed_task: str = ""
     recovery_seconds: float | None = None
     manifest: str = ""
+    rolled_back: bool = False
+    balanced_replicas: int = 0
 
 
 LIVE: dict[int, Lab] = {}
@@ -305,6 +307,7 @@ def rollback(owner_id: int) -> None:
     lab = LIVE.get(owner_id)
     if lab is not None:
         engine.rollback_service(lab.service)
+        lab.rolled_back = True
 
 
 def load_balance(owner_id: int, requests: int = 12) -> list[str]:
@@ -328,7 +331,9 @@ def load_balance(owner_id: int, requests: int = 12) -> list[str]:
         stream.close()
     finally:
         engine.remove(container_id)
-    return [line for line in output.splitlines() if line.strip()]
+    answers = [line for line in output.splitlines() if line.strip()]
+    lab.balanced_replicas = len({a for a in answers if a.startswith("web ")})
+    return answers
 
 
 def end(owner_id: int) -> None:

@@ -5,7 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sandbox import runs
+from sandbox import engine, orchestra, runs
 from sandbox.hooks import may_watch
 from sandbox.models import Run
 
@@ -25,4 +25,27 @@ async def run_stop(request: HttpRequest, run_id) -> HttpResponse:
         because = _("강사가 실행을 멈췄어요.")
     await runs.stop_run(str(run.id), because)
     # The panel learns the new state over its socket; nothing to swap here.
+    return HttpResponse(status=204)
+
+
+@require_POST
+def lab_kill(request: HttpRequest, task_id: str) -> HttpResponse:
+    """Kill one of the signed-in student's own replicas (never anyone else's)."""
+    if not request.user.is_authenticated:
+        raise Http404
+    try:
+        killed = orchestra.kill_replica(request.user.pk, task_id)
+    except (engine.EngineError, engine.EngineUnavailable):
+        killed = False
+    return HttpResponse(status=204 if killed else 404)
+
+
+@require_POST
+def lab_rollback(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        raise Http404
+    try:
+        orchestra.rollback(request.user.pk)
+    except (engine.EngineError, engine.EngineUnavailable) as error:
+        return HttpResponse(str(error), status=409)
     return HttpResponse(status=204)
