@@ -84,9 +84,7 @@ def goal_met(lab: OrchestraLab, owner_id: int) -> tuple[bool, str]:
         "update": (
             settled
             and all(c["image"].endswith(":v2") for c in state["cards"] if c["state"] == "running"),
-            _(
-                "이미지를 baeum/web:v2로 바꿔 적용하고, 모든 레플리카가 v2가 될 때까지 기다려 보세요."
-            ),
+            _("이미지를 baeum/web:v2로 바꿔 적용하고, 모든 레플리카가 v2가 되길 기다려요."),
         ),
         "rollback": (
             live.rolled_back and settled,
