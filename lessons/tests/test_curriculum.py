@@ -94,3 +94,27 @@ async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, b
     assert block.expect.failures(run.exit_code, run.transcript, run.oom_killed) == []
     for build in made:
         await asyncio.to_thread(builds.remove_build_image, build)
+
+
+LABS = [
+    pytest.param(lesson, lab, id=f"{lesson.slug}/{lab.id}")
+    for lesson in catalogue().values()
+    for lab in lesson.labs.values()
+]
+
+
+@pytest.mark.parametrize(("lesson", "lab"), LABS)
+def test_every_orchestration_lab_manifest_is_valid_and_supported(lesson, lab):
+    from sandbox import orchestra
+
+    deployment = orchestra.parse(lab.manifest)
+    assert 1 <= deployment.replicas <= orchestra.MAX_REPLICAS
+    assert lab.kubectl, "every lab shows the kubectl commands that mean the same"
+
+
+def test_the_kubernetes_lessons_2_to_6_have_hands_on_labs():
+    for order in range(2, 7):
+        lesson = next(
+            ls for ls in catalogue().values() if ls.track == "kubernetes" and ls.order == order
+        )
+        assert lesson.labs, lesson.slug
