@@ -44,6 +44,7 @@ def sandbox_namespace():
     yield settings.SANDBOX_NAMESPACE
     # Whatever the tests did, they must leave nothing behind on the engine.
     if engine.ping():
+        engine.remove_volumes()
         left = engine.labelled_containers(), engine.labelled_networks()
         assert left == ([], []), f"the suite left sandbox containers/networks behind: {left}"
 

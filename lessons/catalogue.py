@@ -81,6 +81,8 @@ class Exercise:
     memory: str | None = None
     repeat: int = 1
     containers: tuple[Container, ...] = ()
+    in_turn: bool = False  # the containers run one after another, not together
+    volume: str | None = None  # the student's named volume, mounted at /data
     line: int = 0
 
     @property
@@ -352,6 +354,8 @@ def _exercise(path: Path, line: int, data: dict) -> Exercise:
         "memory",
         "repeat",
         "containers",
+        "in_turn",
+        "volume",
     }
     _check_keys(path, line, data, allowed)
     block_id = _block_id(path, line, data)
@@ -377,6 +381,12 @@ def _exercise(path: Path, line: int, data: dict) -> Exercise:
             f"{path}:{line}: containers가 있으면 command, repeat, editable은 쓰지 않습니다"
         )
     command = "" if containers else _command(path, line, data.get("command"))
+    in_turn = bool(data.get("in_turn", False))
+    if in_turn and not containers:
+        raise LessonError(f"{path}:{line}: in_turn은 containers와 함께 씁니다")
+    volume = data.get("volume")
+    if volume is not None and (not isinstance(volume, str) or not ID_PATTERN.match(volume)):
+        raise LessonError(f"{path}:{line}: volume은 소문자, 숫자, -로 된 이름이어야 합니다")
     return Exercise(
         id=block_id,
         title=data["title"],
@@ -387,6 +397,8 @@ def _exercise(path: Path, line: int, data: dict) -> Exercise:
         memory=str(memory) if memory is not None else None,
         repeat=repeat,
         containers=containers,
+        in_turn=in_turn,
+        volume=volume,
         expect=_expect(path, line, data.get("expect")),
         line=line,
     )

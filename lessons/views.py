@@ -100,7 +100,8 @@ def _run_spec(lesson: Lesson, exercise: Exercise, command: str, owner_id: int) -
         timeout=exercise.timeout,
         memory=exercise.memory,
         parts=parts,
-        one_after_another=exercise.repeat > 1,
+        one_after_another=exercise.repeat > 1 or exercise.in_turn,
+        volume=exercise.volume or "",
     )
 
 

@@ -132,6 +132,9 @@ class ContainerSpec:
     hostname: str | None = None
     # Keep stdin open: a warm pool container waits there for the command it will run.
     stdin: bool = False
+    # A named volume mounted at /data (a student's own, see ensure_volume): the one kind of
+    # storage that outlives a container. Never a host path.
+    volume: str | None = None
     # A terminal: stdin open, a TTY, and an environment for an interactive shell.
     tty: bool = False
     environment: tuple[tuple[str, str], ...] = ()
@@ -162,10 +165,45 @@ def create_container(spec: ContainerSpec) -> str:
             stdin_open=spec.stdin or spec.tty,
             tty=spec.tty,
             environment=dict(spec.environment),
+            mounts=[docker.types.Mount("/data", spec.volume, type="volume")] if spec.volume else [],
             **endpoint,
             **hardening(spec.memory, spec.network),
         )
         return container.id
+
+
+VOLUME_OPTIONS = {
+    "type": "tmpfs",
+    "device": "tmpfs",
+    "o": "size=16m,nr_inodes=4096,uid=1000,gid=1000",
+}
+
+
+def ensure_volume(name: str) -> None:
+    """A named volume kept by the engine between containers: tmpfs-backed and size-capped
+    (16 MiB, counted against nobody's disk), gone when the engine restarts."""
+    with _engine_call() as client:
+        try:
+            client.volumes.get(name)
+        except NotFound:
+            client.volumes.create(
+                name,
+                driver="local",
+                driver_opts=VOLUME_OPTIONS,
+                labels={SANDBOX_LABEL: settings.SANDBOX_NAMESPACE},
+            )
+
+
+def remove_volumes(namespace: str | None = None) -> int:
+    """Remove this deployment's volumes that no container uses (the reaper, tests)."""
+    namespace = namespace or settings.SANDBOX_NAMESPACE
+    removed = 0
+    with _engine_call() as client:
+        for volume in client.volumes.list(filters={"label": f"{SANDBOX_LABEL}={namespace}"}):
+            with suppress(APIError):
+                volume.remove()
+                removed += 1
+    return removed
 
 
 def create_run_network(run_id: str) -> str:

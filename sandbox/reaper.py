@@ -65,6 +65,7 @@ def _reap_forever(interval: float, stop: threading.Event) -> None:
             reap_orphans()
             builds.expire_builds()
             orchestra.expire_due()
+            engine.remove_volumes()  # unused ones only: in-use volumes refuse removal
         except (engine.EngineUnavailable, engine.EngineError) as error:
             log.warning("reaper: engine unavailable (%s); will try again", error)
         if stop.wait(interval):

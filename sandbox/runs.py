@@ -66,6 +66,7 @@ class RunSpec:
     memory: str | None = None
     parts: tuple[Part, ...] = ()  # empty: one container running `command`
     one_after_another: bool = False  # run the parts in turn, not together
+    volume: str = ""  # the owner's named volume mounted at /data in every part ("" for none)
 
     def containers(self) -> tuple[Part, ...]:
         return self.parts or (Part("main", self.command, main=True),)
@@ -113,6 +114,8 @@ class _Made:
 
     containers: list[str] = field(default_factory=list)
     network: str | None = None
+    # Holds the run's volume mounted between parts run in turn (see _keep_volume).
+    keeper: str | None = None
     streams: list[engine.OutputStream] = field(default_factory=list)
 
 
@@ -260,6 +263,10 @@ async def _follow(run: Run, spec: RunSpec) -> None:
 
 
 async def _prepare(run_id, spec: RunSpec, part: Part, network: str | None, made: _Made):
+    volume = None
+    if spec.volume:
+        volume = _volume_name(spec)
+        await asyncio.to_thread(engine.ensure_volume, volume)
     container_id = await asyncio.to_thread(
         engine.create_container,
         engine.ContainerSpec(
@@ -269,6 +276,7 @@ async def _prepare(run_id, spec: RunSpec, part: Part, network: str | None, made:
             memory=spec.memory,
             network=network,
             hostname=part.name if network else None,
+            volume=volume,
         ),
     )
     made.containers.append(container_id)
@@ -333,16 +341,36 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
 
 def _warm_container(spec: RunSpec) -> pool.Warm | None:
     """A pool container fits a run of one container with the default limits."""
-    if settings.SANDBOX_POOL_SIZE <= 0 or len(spec.containers()) != 1 or spec.memory:
+    if settings.SANDBOX_POOL_SIZE <= 0 or len(spec.containers()) != 1 or spec.memory or spec.volume:
         return None
     if spec.image not in LAB_IMAGES:
         return None  # students' own images are run cold
     return pool.pool_for(spec.image).take()
 
 
+def _volume_name(spec: RunSpec) -> str:
+    return f"baeum-vol-{settings.SANDBOX_NAMESPACE}-u{spec.owner_id}-{spec.volume}"
+
+
+async def _keep_volume(run_id: str, spec: RunSpec, made: _Made) -> None:
+    """The lab's volumes are tmpfs-backed (size-capped, never on the host's disk), and a tmpfs
+    keeps its files only while mounted: a small hardened container holds it mounted while the
+    parts run in turn, so what one container wrote is there for the next."""
+    made.keeper = await asyncio.to_thread(
+        engine.create_container,
+        engine.ContainerSpec(
+            spec.image, f"sleep {spec.timeout + 5}", run_id, volume=_volume_name(spec)
+        ),
+    )
+    await asyncio.to_thread(engine.start, made.keeper)
+
+
 async def _in_turn(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadline: float) -> bool:
     """Run the parts one after another, each timed from create to exit."""
     run_id = str(run.id)
+    if spec.volume:
+        await asyncio.to_thread(engine.ensure_volume, _volume_name(spec))
+        await _keep_volume(run_id, spec, made)
     for index, part in enumerate(spec.containers()):
         if live.stopped_because:
             return True
@@ -432,7 +460,7 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
     await _publish(str(run.id), {"type": "run.ended"})
     LIVE.pop(str(run.id), None)
     try:
-        for container_id in made.containers:
+        for container_id in [*made.containers, *([made.keeper] if made.keeper else [])]:
             await asyncio.to_thread(engine.remove, container_id)
         if made.network:
             await asyncio.to_thread(engine.remove_network, made.network)
