@@ -234,6 +234,58 @@ async def flood_memory(server: LiveServer) -> tuple[float, float]:
 TERMINALS = int(os.environ.get("BENCH_TERMINALS", "20"))
 BUILD_LESSON, BUILD_BLOCK = "docker-04-layers", "layer-cache-lab"
 
+POPULATE_CLASS = """
+from django.contrib.auth.models import Group, User
+from lessons.catalogue import catalogue
+from lessons.models import Attempt, Classroom
+teacher = User.objects.create_user("benchprof", password="bench-passphrase-1")
+teacher.groups.add(Group.objects.get_or_create(name="instructors")[0])
+classroom = Classroom.objects.create(name="bench", join_code="BENCHCLS")
+classroom.instructors.add(teacher)
+students = User.objects.bulk_create([User(username=f"s{n:03d}") for n in range(200)])
+classroom.students.add(*students)
+lessons = list(catalogue().values())
+Attempt.objects.bulk_create([
+    Attempt(student=s, lesson=lessons[(n + k) % len(lessons)].slug,
+            block=sorted(lessons[(n + k) % len(lessons)].questions or ["x"])[0],
+            kind="question", passed=(n + k) % 3 != 0)
+    for n, s in enumerate(students) for k in range(8)
+])
+print(classroom.pk)
+"""
+
+
+def dashboard_render(server: LiveServer) -> list[float]:
+    """A class of 200 students over 15 lessons: the instructor's dashboard page, end to end."""
+    import requests
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", POPULATE_CLASS],
+        cwd=ROOT,
+        env=server.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pk = done.stdout.strip().splitlines()[-1]
+    http = requests.Session()
+    http.get(f"{server.base}/accounts/login/")
+    http.post(
+        f"{server.base}/accounts/login/",
+        data={
+            "username": "benchprof",
+            "password": "bench-passphrase-1",
+            "csrfmiddlewaretoken": http.cookies["csrftoken"],
+        },
+    ).raise_for_status()
+    samples = []
+    for _ in range(10):
+        began = time.perf_counter()
+        response = http.get(f"{server.base}/classes/{pk}/")
+        response.raise_for_status()
+        samples.append(time.perf_counter() - began)
+    return samples
+
 
 def _build_block():
     from lessons.catalogue import catalogue
@@ -379,6 +431,7 @@ def main() -> None:
     with LiveServer(pool_size=0) as server:
         alone_open, crowd_open, stack_echo = asyncio.run(through_the_terminal(server))
         stack_build = asyncio.run(through_the_build_lab(server))
+        board = _median_p95(dashboard_render(server))
 
     print(f"\nFirst output, {ROUNDS} rounds each, concurrency 1 (ms)\n")
     print("| path | median | p95 | median ÷ raw docker run |")
@@ -392,6 +445,10 @@ def main() -> None:
     print(
         f"Server RSS during an 8 s `yes` flood: {flood[0]:.0f} MiB before, "
         f"{flood[1]:.0f} MiB at the peak"
+    )
+    print(
+        f"\nInstructor dashboard, 200 students × 15 lessons, full page over HTTP: "
+        f"median {board[0] * 1000:.0f} ms, p95 {board[1] * 1000:.0f} ms"
     )
     raw_median, raw_p95 = _median_p95(raw_build)
     median, p95 = _median_p95(stack_build)
