@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
@@ -26,8 +27,7 @@ def cards_html(owner_id: int) -> str:
 
 
 def _age(since: str, now: float) -> int:
-    from datetime import datetime
-
+    """Seconds since an engine timestamp (RFC 3339 with nanoseconds)."""
     try:
         stamp = datetime.fromisoformat(since[:26].rstrip("Z") + "+00:00").timestamp()
     except ValueError:
