@@ -9,6 +9,9 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Max, Q
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 from lessons.catalogue import Lesson, catalogue
 from lessons.checks import exercise_of
@@ -34,12 +37,35 @@ class Cell:
     def state_name(self) -> str:
         return STATE_NAMES[self.state]
 
+    def html(self, names: dict[str, str], times: str) -> str:
+        """The cell as HTML. Every part is a number, a time or one of our own state names
+        (`names`, translated once per page), so escaping the whole once is enough."""
+        name = names[self.state]
+        title = f"{name} · {self.passed_blocks}/{self.total_blocks}"
+        if self.attempts:
+            title += " · " + times.format(n=self.attempts)
+        if self.last:
+            title += " · " + timezone.localtime(self.last).strftime("%H:%M")
+        count = self.attempts or ""
+        return (
+            f'<td class="cell cell--{self.state}" title="{escape(title)}">'
+            f'<span class="visually-hidden">{escape(name)}</span>{count}</td>'
+        )
+
 
 @dataclass
 class Row:
     student: object
     cells: list[Cell]
     done: int = 0
+
+    @property
+    def cells_html(self) -> str:
+        """The row's cells, built here rather than in the template: a class of 200 students
+        has 3,000 of them, and the template engine took half a second on those alone."""
+        names = {state: str(name) for state, name in STATE_NAMES.items()}
+        times = _("{n}회")
+        return mark_safe("".join(cell.html(names, times) for cell in self.cells))
 
     @property
     def percent(self) -> int:

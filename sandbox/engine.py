@@ -347,8 +347,15 @@ def kill(container_id: str) -> None:
 
 
 def remove(container_id: str) -> None:
-    with _engine_call() as client, suppress(NotFound):
-        client.api.remove_container(container_id, force=True)
+    with _engine_call() as client:
+        try:
+            client.api.remove_container(container_id, force=True)
+        except NotFound:
+            pass
+        except APIError as error:
+            # Someone else (the reaper, the engine's own cleanup) is removing it already.
+            if "already in progress" not in str(error.explanation):
+                raise
 
 
 @dataclass(frozen=True)

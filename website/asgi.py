@@ -10,6 +10,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from lessons.catalogue import catalogue  # noqa: E402
 from sandbox.reaper import abandon_unfollowed_runs, start_background_reaper  # noqa: E402
 from website.routing import websocket_application  # noqa: E402
 
@@ -24,3 +25,5 @@ application = ProtocolTypeRouter(
 # a previous life of itself: runs it cannot follow are marked, orphaned containers reaped.
 abandon_unfollowed_runs()
 start_background_reaper(settings.SANDBOX_REAP_SECONDS)
+# Read the lessons now, not on the first student's request (about half a second).
+catalogue()

@@ -6,14 +6,20 @@ from tests.e2e.conftest import serious_accessibility_violations, sign_in, sign_u
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
 
+
+def new_class(site_server, instructor: str, name: str) -> tuple[str, str]:
+    """An instructor (password prof-passphrase-42) and their class: (pk, join code)."""
+    site_server.manage("create_instructor", instructor, "--password", "prof-passphrase-42")
+    out = site_server.manage("create_class", name, "--instructor", instructor)
+    return re.search(r"class (\d+) .*join code (\w+)", out).groups()
+
+
 LESSON = "/lessons/docker-01-what-is-a-container/"
 
 
 def test_the_instructor_sees_a_run_live_and_stops_it(browser, site_server):
     base = site_server.url
-    site_server.manage("create_instructor", "prof", "--password", "prof-passphrase-42")
-    out = site_server.manage("create_class", "도커 입문 1반", "--instructor", "prof")
-    pk, code = re.search(r"class (\d+) .*join code (\w+)", out).groups()
+    pk, code = new_class(site_server, "prof", "도커 입문 1반")
 
     teacher = browser.new_context(viewport={"width": 1280, "height": 900})
     student = browser.new_context(viewport={"width": 1000, "height": 900})
@@ -21,14 +27,7 @@ def test_the_instructor_sees_a_run_live_and_stops_it(browser, site_server):
         instructor_page = teacher.new_page()
         sign_in(instructor_page, base, "prof", "prof-passphrase-42")
         student_page = student.new_page()
-        student_page.goto(
-            f"{base}/accounts/signup/?code={code}&next=/lessons/docker-01-what-is-a-container/"
-        )
-        student_page.get_by_label("사용자 이름").fill("minji")
-        student_page.get_by_label("비밀번호:", exact=True).fill("a-long-passphrase-42")
-        student_page.get_by_label("비밀번호 확인").fill("a-long-passphrase-42")
-        student_page.get_by_role("button", name="가입하기").click()
-        student_page.wait_for_url("**/lessons/docker-01-what-is-a-container/")
+        sign_up(student_page, base, "minji", LESSON, code)
 
         instructor_page.goto(f"{base}/classes/{pk}/")
         matrix = instructor_page.locator("#matrix")
@@ -68,20 +67,11 @@ def test_a_student_is_refused_the_dashboard(page, site_server):
 
 def test_the_instructor_watches_a_students_terminal(browser, site_server):
     base = site_server.url
-    site_server.manage("create_instructor", "prof3", "--password", "prof-passphrase-42")
-    out = site_server.manage("create_class", "터미널 반", "--instructor", "prof3")
-    pk, code = re.search(r"class (\d+) .*join code (\w+)", out).groups()
+    pk, code = new_class(site_server, "prof3", "터미널 반")
     teacher, student = browser.new_context(), browser.new_context()
     try:
         student_page = student.new_page()
-        student_page.goto(
-            f"{base}/accounts/signup/?code={code}&next=/lessons/docker-01-what-is-a-container/"
-        )
-        student_page.get_by_label("사용자 이름").fill("sora")
-        student_page.get_by_label("비밀번호:", exact=True).fill("a-long-passphrase-42")
-        student_page.get_by_label("비밀번호 확인").fill("a-long-passphrase-42")
-        student_page.get_by_role("button", name="가입하기").click()
-        student_page.wait_for_url("**/lessons/docker-01-what-is-a-container/")
+        sign_up(student_page, base, "sora", LESSON, code)
         student_page.get_by_role("button", name="터미널 열기").click()
         student_page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(
             timeout=15000
