@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from asgiref.sync import async_to_sync
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -12,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from lessons.catalogue import Lesson, OrchestraLab, catalogue
-from lessons.classes import student_changed
 from lessons.models import Attempt
+from lessons.progress import record
 from sandbox import engine, orchestra
 
 
@@ -107,13 +106,5 @@ def lab_verify(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
         passed, reason = goal_met(lab, request.user.pk)
     except (engine.EngineError, engine.EngineUnavailable):
         return _problem(request, _("도커 엔진에 연결할 수 없어요."))
-    Attempt.objects.create(
-        student=request.user,
-        lesson=lesson.slug,
-        block=lab.id,
-        kind=Attempt.Kind.CHECK,
-        passed=passed,
-        reason=reason,
-    )
-    async_to_sync(student_changed)(request.user.pk)
+    record(request.user, lesson.slug, lab.id, Attempt.Kind.CHECK, passed, reason=reason)
     return render(request, "lessons/lab_verify.html", {"passed": passed, "reason": reason})

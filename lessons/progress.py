@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy
 
 from lessons.catalogue import Lesson, by_track
+from lessons.classes import student_changed_sync
 from lessons.models import Attempt
 
 NOT_STARTED, IN_PROGRESS, DONE = "not_started", "in_progress", "done"
@@ -15,6 +16,16 @@ STATE_NAMES = {
     IN_PROGRESS: gettext_lazy("진행 중"),
     DONE: gettext_lazy("완료"),
 }
+
+
+def record(student, lesson: str, block: str, kind: str, passed: bool, **details) -> Attempt:
+    """Record an answer or a check (synchronous) and tell the student's class dashboards.
+    Runs are recorded by `checks.record_attempt`, once per run."""
+    attempt = Attempt.objects.create(
+        student=student, lesson=lesson, block=block, kind=kind, passed=passed, **details
+    )
+    student_changed_sync(attempt.student_id)
+    return attempt
 
 
 def blocks_of(lesson: Lesson) -> set[str]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,10 +13,10 @@ from pygments.formatters import HtmlFormatter
 from lessons.build_views import versions_of
 from lessons.catalogue import MAX_COMMAND_BYTES, Exercise, Lesson, catalogue
 from lessons.checks import exercise_of, run_label
-from lessons.classes import student_changed, student_changed_sync
+from lessons.classes import student_changed
 from lessons.forms import SignupForm
 from lessons.models import Attempt
-from lessons.progress import course_progress, lesson_progress
+from lessons.progress import course_progress, lesson_progress, record
 from sandbox import engine, playgrounds, runs
 from sandbox.models import Run
 
@@ -170,15 +171,7 @@ def question_answer(request: HttpRequest, slug: str, question_id: str) -> HttpRe
         )
     right = question.is_right(given)
     if request.user.is_authenticated:
-        Attempt.objects.create(
-            student=request.user,
-            lesson=lesson.slug,
-            block=question.id,
-            kind=Attempt.Kind.QUESTION,
-            passed=right,
-            answer=given,
-        )
-        student_changed_sync(request.user.pk)
+        record(request.user, lesson.slug, question.id, Attempt.Kind.QUESTION, right, answer=given)
     return render(request, "lessons/question_feedback.html", {"question": question, "right": right})
 
 
@@ -210,15 +203,14 @@ async def check_run(request: HttpRequest, slug: str, check_id: str) -> HttpRespo
         context["message"] = _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 확인해 주세요.")
         return render(request, "lessons/check_feedback.html", context)
     passed = result.exit_code == 0
-    await Attempt.objects.acreate(
-        student=user,
-        lesson=lesson.slug,
-        block=check.id,
-        kind=Attempt.Kind.CHECK,
-        passed=passed,
+    await sync_to_async(record)(
+        user,
+        lesson.slug,
+        check.id,
+        Attempt.Kind.CHECK,
+        passed,
         reason="" if passed else check.failure,
         answer=result.output[-200:],
     )
-    await student_changed(user.pk)
     context.update(passed=passed, output=result.output[-2000:])
     return render(request, "lessons/check_feedback.html", context)

@@ -9,16 +9,18 @@ from lessons.views import _run_spec
 from sandbox import runs
 from sandbox.models import Run
 
-EXERCISES = [
-    pytest.param(lesson, exercise, id=f"{lesson.slug}/{exercise.id}")
-    for lesson in catalogue().values()
-    for exercise in lesson.exercises.values()
-]
-QUESTIONS = [
-    pytest.param(lesson, question, id=f"{lesson.slug}/{question.id}")
-    for lesson in catalogue().values()
-    for question in lesson.questions.values()
-]
+
+def every(kind: str) -> list:
+    """(lesson, block) for every block of one kind in the course, named for the test report."""
+    return [
+        pytest.param(lesson, block, id=f"{lesson.slug}/{block.id}")
+        for lesson in catalogue().values()
+        for block in getattr(lesson, kind).values()
+    ]
+
+
+EXERCISES = every("exercises")
+QUESTIONS = every("questions")
 
 
 @pytest.mark.docker
@@ -60,11 +62,7 @@ def test_every_lesson_opens_with_goals_and_ends_with_a_summary(lesson):
     assert lesson.exercises or lesson.questions
 
 
-BUILDS = [
-    pytest.param(lesson, block, id=f"{lesson.slug}/{block.id}")
-    for lesson in catalogue().values()
-    for block in lesson.builds.values()
-]
+BUILDS = every("builds")
 
 
 @pytest.mark.docker
@@ -96,11 +94,7 @@ async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, b
         await asyncio.to_thread(builds.remove_build_image, build)
 
 
-LABS = [
-    pytest.param(lesson, lab, id=f"{lesson.slug}/{lab.id}")
-    for lesson in catalogue().values()
-    for lab in lesson.labs.values()
-]
+LABS = every("labs")
 
 
 @pytest.mark.parametrize(("lesson", "lab"), LABS)
