@@ -6,13 +6,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import runs
+from sandbox import runlog, runs
 from sandbox.hooks import end_fragments, may_watch
 from sandbox.models import Run
 
 FRAMES = "sandbox/run_panel.html"
 REFUSED = 4403
 ENDED = 1000  # a normal close: the browser does not reconnect
+TRY_AGAIN = 1013  # the browser reconnects after a pause
 
 
 @database_sync_to_async
@@ -46,14 +47,21 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
         # Joined first, then the snapshot: an event published in between arrives twice and is
-        # dropped by its sequence number, so nothing is lost and nothing repeats.
-        live = runs.LIVE.get(self.run_id)
-        if live is not None:
-            self.seq = live.seq
-            await self._send_panes(live.saved_panes())
+        # dropped by its sequence number, so nothing is lost and nothing repeats. The snapshot
+        # comes from the run log, so this may be any worker, not the one that started the run.
+        snapshot = await runlog.current().snapshot(self.run_id)
+        if snapshot is not None:
+            self.seq = snapshot.seq
+            await self._send_panes(snapshot.panes)
             await self._send("status", run=run)
-        else:
-            await self._end(run)
+            return
+        run = await _reload(self.run_id)  # it may have ended since it was read above
+        if run.is_live:
+            # Live, yet no log: its store restarted a moment ago, and the follower writes it
+            # back with its next frame. Come back in a moment (1013: try again later).
+            await self.close(code=TRY_AGAIN)
+            return
+        await self._end(run)
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -77,11 +85,8 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         )
 
     async def run_pane(self, event: dict) -> None:
-        live = runs.LIVE.get(self.run_id)
-        if live is not None:
-            index = event["pane"]
-            pane = live.panes[index].saved()
-            await self._send("pane-head", run_id=self.run_id, index=index, pane=pane)
+        index = event["pane"]
+        await self._send("pane-head", run_id=self.run_id, index=index, pane=event["head"])
 
     async def run_ended(self, event: dict) -> None:
         await self._end(await _reload(self.run_id))

@@ -7,6 +7,7 @@ refused). Every call has a timeout, so a hung engine cannot hang a request or a 
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import io
 import socket
@@ -91,15 +92,48 @@ def parse_bytes(size: str) -> int:
     return int(text)
 
 
+# Which engine this call goes to: "" is the one DOCKER_HOST names (the default); a run on one of
+# several hosts (SANDBOX_ENGINES, see sandbox/hosts.py) sets its host's URL for its whole task,
+# and worker threads started with asyncio.to_thread inherit it.
+_ENDPOINT: contextvars.ContextVar[str] = contextvars.ContextVar("engine_endpoint", default="")
+
+
+@contextmanager
+def use(endpoint: str) -> Iterator[None]:
+    """Send the engine calls made inside this block to `endpoint` ("" for the default)."""
+    token = _ENDPOINT.set(endpoint)
+    try:
+        yield
+    finally:
+        _ENDPOINT.reset(token)
+
+
+def bind(endpoint: str) -> None:
+    """Send the rest of the current asyncio task's engine calls to `endpoint`."""
+    _ENDPOINT.set(endpoint)
+
+
+def endpoint() -> str:
+    return _ENDPOINT.get()
+
+
 @functools.cache
-def _client() -> docker.DockerClient:
+def _client_for(endpoint: str) -> docker.DockerClient:
+    if endpoint:
+        return docker.DockerClient(
+            base_url=endpoint, version="auto", timeout=settings.DOCKER_TIMEOUT_SECONDS
+        )
     # DOCKER_HOST and friends come from the environment, as for the docker CLI.
     return docker.from_env(version="auto", timeout=settings.DOCKER_TIMEOUT_SECONDS)
 
 
+def _client() -> docker.DockerClient:
+    return _client_for(_ENDPOINT.get())
+
+
 def forget_client() -> None:
-    """Drop the cached client, e.g. after the engine restarted or DOCKER_HOST changed."""
-    _client.cache_clear()
+    """Drop the cached clients, e.g. after an engine restarted or DOCKER_HOST changed."""
+    _client_for.cache_clear()
 
 
 @contextmanager

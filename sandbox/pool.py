@@ -110,10 +110,12 @@ _POOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def pool_for(image: str) -> Pool:
+    """The pool of `image` on the current task's engine (see engine.bind)."""
     pools = _POOLS.setdefault(asyncio.get_running_loop(), {})
-    if image not in pools:
-        pools[image] = Pool(image)
-    return pools[image]
+    key = (engine.endpoint(), image)
+    if key not in pools:
+        pools[key] = Pool(image)
+    return pools[key]
 
 
 def _all_ready() -> list[Warm]:

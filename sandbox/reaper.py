@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import suppress
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from sandbox import builds, engine, orchestra, playgrounds, pool, runs
+from sandbox import builds, engine, hosts, orchestra, playgrounds, pool, runlog, runs
 from sandbox.models import Run
 
 log = logging.getLogger(__name__)
@@ -50,24 +51,37 @@ def reap_orphans() -> int:
     return removed
 
 
-def abandon_unfollowed_runs() -> int:
-    """At start-up: runs still marked live belonged to a process that is gone. Say so."""
-    return (
-        Run.objects.filter(state__in=Run.LIVE_STATES)
-        .exclude(pk__in=list(runs.LIVE))
-        .update(state=Run.State.FAILED, message=str(RESTARTED_MESSAGE), ended_at=timezone.now())
+def abandon_unfollowed_runs() -> list[str]:
+    """At start-up: runs still marked live belonged to a process that is gone. Say so; return
+    their ids."""
+    abandoned = Run.objects.filter(state__in=Run.LIVE_STATES).exclude(pk__in=list(runs.LIVE))
+    ids = [str(pk) for pk in abandoned.values_list("pk", flat=True)]
+    Run.objects.filter(pk__in=ids).update(
+        state=Run.State.FAILED, message=str(RESTARTED_MESSAGE), ended_at=timezone.now()
     )
+    return ids
+
+
+async def tell_abandoned(run_ids: list[str]) -> None:
+    """Sockets still watching abandoned runs (on web workers that outlived the supervisor)
+    learn that they ended."""
+    for run_id in run_ids:
+        with suppress(Exception):
+            await runlog.current().end(run_id)
+        await runs.publish_ended(run_id)
 
 
 def _reap_forever(interval: float, stop: threading.Event) -> None:
     while True:
-        try:
-            reap_orphans()
-            builds.expire_builds()
-            orchestra.expire_due()
-            engine.remove_volumes()  # unused ones only: in-use volumes refuse removal
-        except (engine.EngineUnavailable, engine.EngineError) as error:
-            log.warning("reaper: engine unavailable (%s); will try again", error)
+        for endpoint in hosts.all_engines():
+            try:
+                with engine.use(endpoint):
+                    reap_orphans()
+                    builds.expire_builds()
+                    orchestra.expire_due()
+                    engine.remove_volumes()  # unused ones only: in-use volumes refuse removal
+            except (engine.EngineUnavailable, engine.EngineError) as error:
+                log.warning("reaper: engine %r unavailable (%s); will try again", endpoint, error)
         if stop.wait(interval):
             return
 

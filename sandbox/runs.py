@@ -5,9 +5,12 @@ A run has one or more containers ("panes", each with its own output): one alone;
 together on the run's private network, the run ending when the main one exits; or the same
 command several times, one container after another, each timed.
 
-Runs are followed by asyncio tasks on the server's event loop, so their events reach consumers
-through the channel layer from the loop that serves them. The blocking Docker calls go to worker
-threads; each attach stream is read by a thread of its own (`_pump`).
+Web code calls `start_run` and `stop_run`: they check and record in the database, then ask the
+sandbox supervisor (sandbox/supervisor.py) to follow or stop the run: inside this process by
+default, or in `manage.py sandbox_supervisor` when scaled out. The follower is an asyncio task;
+the blocking Docker calls go to worker threads, and each attach stream is read by a thread of
+its own (`_pump`). Every frame goes to the run log (sandbox/runlog.py), then to the run's
+channel-layer group, so any web worker's socket can show it.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import logging
 import threading
 import time
 import weakref
+from collections import Counter
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -28,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks, pool
+from sandbox import engine, hooks, hosts, pool, runlog, supervisor
 from sandbox.images import LAB_IMAGES
 from sandbox.models import Run
 from sandbox.pipe import OutputPipe
@@ -71,6 +75,14 @@ class RunSpec:
     def containers(self) -> tuple[Part, ...]:
         return self.parts or (Part("main", self.command, main=True),)
 
+    def data(self) -> dict:
+        """As plain data, to travel to the supervisor."""
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data: dict) -> RunSpec:
+        return cls(**{**data, "parts": tuple(Part(**part) for part in data["parts"])})
+
 
 @dataclass
 class Pane:
@@ -98,14 +110,17 @@ class Pane:
     def transcript(self) -> str:
         return "".join(self.text)
 
-    def saved(self) -> dict:
+    def head(self) -> dict:
+        """What a pane's heading shows (its output travels apart)."""
         return {
             "name": self.name,
-            "transcript": self.transcript(),
             "dropped_bytes": self.dropped_bytes,
             "exit_code": self.exit_code,
             "seconds": self.seconds,
         }
+
+    def saved(self) -> dict:
+        return {**self.head(), "transcript": self.transcript()}
 
 
 @dataclass
@@ -126,6 +141,7 @@ class LiveRun:
 
     run_id: str
     panes: list[Pane]
+    engine: str = ""  # the engine it runs on ("" for the default; see sandbox/hosts.py)
     seq: int = 0
     made: _Made = field(default_factory=lambda: _Made())
     stopped_because: str = ""
@@ -154,7 +170,7 @@ def group_name(run_id) -> str:
 
 
 async def start_run(spec: RunSpec) -> Run:
-    """Record a run and start following it; returns at once, before any container exists.
+    """Record a run and have the supervisor follow it; returns before any container exists.
 
     If the owner already has a live run with the same label (a second press of the same
     button), that run is returned instead, with `joined_existing` set.
@@ -165,17 +181,56 @@ async def start_run(spec: RunSpec) -> Run:
             .order_by("-created_at")
             .afirst()
         )
-        if existing is not None and str(existing.id) in LIVE:
+        if existing is not None and await _followed(str(existing.id)):
             existing.joined_existing = True
             return existing
         run = await _create_run_within_quota(spec)
     run.joined_existing = False
-    panes = [Pane(part.name) for part in spec.containers()]
-    LIVE[str(run.id)] = LiveRun(str(run.id), panes)
+    try:
+        # The log first: a socket that opens before the first container sees an empty run.
+        await runlog.current().begin(str(run.id), [part.name for part in spec.containers()])
+        await supervisor.tell("run.start", run_id=str(run.id), spec=spec.data())
+    except engine.EngineUnavailable as error:  # also: the supervisor is not running
+        await _fail_unstarted(run, str(error) if supervisor.separate() else ENGINE_DOWN_MESSAGE)
+    except Exception as error:  # the run log's store (Redis) is unreachable
+        log.warning("run %s could not be handed over: %s", run.id, error)
+        await _fail_unstarted(run, _("실습을 시작하지 못했어요. 잠시 후 다시 실행해 주세요."))
+    return run
+
+
+async def _followed(run_id: str) -> bool:
+    try:
+        return await runlog.current().exists(run_id)
+    except Exception:
+        return False
+
+
+async def _fail_unstarted(run: Run, message) -> None:
+    run.state, run.message, run.ended_at = Run.State.FAILED, str(message), timezone.now()
+    await run.asave(update_fields=["state", "message", "ended_at"])
+    with suppress(Exception):
+        await runlog.current().end(str(run.id))
+    await publish_ended(str(run.id))
+
+
+async def publish_ended(run_id: str) -> None:
+    """Tell the run's sockets it ended (they read the result from the database)."""
+    await _publish(run_id, {"type": "run.ended"})
+
+
+@supervisor.handler("run.start")
+async def _follow_request(run_id: str, spec: dict) -> None:
+    """Supervisor side: start following a run the web side recorded."""
+    spec = RunSpec.from_data(spec)
+    run = await Run.objects.filter(pk=run_id, state__in=Run.LIVE_STATES).afirst()
+    if run is None or run_id in LIVE:
+        return  # given up on meanwhile, or a repeated request
+    live = LiveRun(run_id, [Pane(part.name) for part in spec.containers()])
+    live.engine = await hosts.choose(Counter(other.engine for other in LIVE.values()))
+    LIVE[run_id] = live
     task = asyncio.get_running_loop().create_task(_follow(run, spec))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
-    return run
 
 
 async def _create_run_within_quota(spec: RunSpec) -> Run:
@@ -199,11 +254,21 @@ async def _create_run_within_quota(spec: RunSpec) -> Run:
 
 
 async def _publish(run_id: str, event: dict) -> None:
-    await get_channel_layer().group_send(group_name(run_id), event)
+    try:
+        await get_channel_layer().group_send(group_name(run_id), event)
+    except Exception as error:
+        # The channel layer (Redis) is away: the run goes on, and its output is in the log and
+        # the follower's transcript; sockets reconnect and read the snapshot.
+        log.warning("run %s: could not publish %s (%s)", run_id, event["type"], error)
 
 
 async def stop_run(run_id: str, because: str) -> bool:
-    """Stop a live run followed by this process; False if there is none."""
+    """Stop a live run; False if no supervisor follows it."""
+    return bool(await supervisor.ask("run.stop", run_id=str(run_id), because=str(because)))
+
+
+@supervisor.handler("run.stop")
+async def _stop(run_id: str, because: str) -> bool:
     live = LIVE.get(str(run_id))
     if live is None:
         return False
@@ -219,6 +284,7 @@ async def stop_run(run_id: str, because: str) -> bool:
 async def _follow(run: Run, spec: RunSpec) -> None:
     run_id = str(run.id)
     live = LIVE[run_id]
+    engine.bind(live.engine)  # every engine call of this task (and its threads) goes there
     made = live.made
     deadline = time.monotonic() + run.timeout_seconds
     try:
@@ -247,7 +313,8 @@ async def _follow(run: Run, spec: RunSpec) -> None:
         elif run.oom_killed and not live.stopped_because:
             run.message = _("메모리 제한을 넘겨서 커널이 프로세스를 강제로 끝냈어요(OOM).")
     except engine.EngineUnavailable:
-        log.warning("run %s: engine unavailable", run_id)
+        log.warning("run %s: engine %r unavailable", run_id, live.engine)
+        hosts.failed(live.engine)
         run.state, run.message = Run.State.FAILED, str(ENGINE_DOWN_MESSAGE)
     except engine.EngineError as error:
         log.warning("run %s: engine error: %s", run_id, error)
@@ -388,7 +455,8 @@ async def _in_turn(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadline
         pane = live.panes[index]
         pane.seconds = time.monotonic() - began
         pane.exit_code = (await asyncio.to_thread(engine.exit_state, container_id)).exit_code
-        await _publish(run_id, {"type": "run.pane", "pane": index})
+        await _log(runlog.current().head(run_id, index, pane))
+        await _publish(run_id, {"type": "run.pane", "pane": index, "head": pane.head()})
     return True
 
 
@@ -421,6 +489,7 @@ async def _relay(live: LiveRun, index: int, stream: engine.OutputStream, deadlin
         if text or dropped:
             text, dropped = pane.keep(text, dropped)
             live.seq += 1
+            await _log(runlog.current().append(live.run_id, live.seq, index, text, live.panes))
             await _publish(
                 live.run_id,
                 {
@@ -434,6 +503,14 @@ async def _relay(live: LiveRun, index: int, stream: engine.OutputStream, deadlin
             last_frame = time.monotonic()
         if eof:
             return True
+
+
+async def _log(write) -> None:
+    """Write to the run log; if its store is away the run goes on (the log heals itself)."""
+    try:
+        await write
+    except Exception as error:
+        log.warning("run log unavailable: %s", error)
 
 
 def _pump(stream: engine.OutputStream, pipe: OutputPipe) -> None:
@@ -457,6 +534,8 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
         await database_sync_to_async(hooks.run_finished)(run)
     except Exception:
         log.exception("run %s: a finish hook failed", run.id)
+    # The transcript is in the database now; sockets that open from here on read it there.
+    await _log(runlog.current().end(str(run.id)))
     await _publish(str(run.id), {"type": "run.ended"})
     LIVE.pop(str(run.id), None)
     try:

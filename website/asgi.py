@@ -22,8 +22,11 @@ application = ProtocolTypeRouter(
 )
 
 # The single-process default follows runs inside the server, so the server also cleans up after
-# a previous life of itself: runs it cannot follow are marked, orphaned containers reaped.
-abandon_unfollowed_runs()
-start_background_reaper(settings.SANDBOX_REAP_SECONDS)
+# a previous life of itself: runs it cannot follow are marked, orphaned containers reaped. Scaled
+# out, that is the separate supervisor's work (manage.py sandbox_supervisor), and a web worker
+# never talks to the Docker Engine.
+if settings.SANDBOX_SUPERVISOR == "inside":
+    abandon_unfollowed_runs()
+    start_background_reaper(settings.SANDBOX_REAP_SECONDS)
 # Read the lessons now, not on the first student's request (about half a second).
 catalogue()

@@ -111,8 +111,20 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# One process by default: the in-memory layer. Scale-out swaps it for Redis by settings alone.
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# One process by default: the in-memory layer. Scale-out swaps it for Redis by settings alone
+# (REDIS_URL), and then a run's recent output is kept in Redis too (sandbox/runlog.py).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # A flood is coalesced to 20 frames a second per pane, so 1,000 waiting messages per
+            # socket is seconds of slack; group membership outlives any class.
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -173,3 +185,15 @@ SANDBOX_TTL_SECONDS = envint("SANDBOX_TTL_SECONDS", 60)
 SANDBOX_TRANSCRIPT_BYTES = envint("SANDBOX_TRANSCRIPT_BYTES", 256 * 1024)
 SANDBOX_MAX_PER_USER = envint("SANDBOX_MAX_PER_USER", 2)
 SANDBOX_MAX_TOTAL = envint("SANDBOX_MAX_TOTAL", max(4, (os.cpu_count() or 1) * 8))
+
+# Scale-out (README, "Deployment"). Who talks to the Docker Engine: "inside" (the default) the
+# server itself; "separate": only `manage.py sandbox_supervisor`, which web workers ask through
+# the channel layer (so it needs REDIS_URL, and web workers need no Docker socket).
+SANDBOX_SUPERVISOR = os.environ.get("SANDBOX_SUPERVISOR", "inside")
+if SANDBOX_SUPERVISOR not in {"inside", "separate"}:
+    raise ValueError(f"SANDBOX_SUPERVISOR must be inside or separate, not {SANDBOX_SUPERVISOR!r}")
+if SANDBOX_SUPERVISOR == "separate" and not REDIS_URL:
+    raise ValueError("SANDBOX_SUPERVISOR=separate needs REDIS_URL: the processes talk through it")
+# Container hosts for runs, e.g. "unix:///var/run/docker.sock,tcp://10.0.0.2:2376"; empty: the
+# one engine DOCKER_HOST names. Each run goes to the host with the fewest live runs.
+SANDBOX_ENGINES = [url.strip() for url in os.environ.get("SANDBOX_ENGINES", "").split(",") if url]

@@ -73,7 +73,7 @@ def test_a_restarted_server_marks_runs_it_cannot_follow_and_reaps_their_containe
     container = engine.create_container(engine.ContainerSpec("baeum/lab", "sleep 100", str(run.pk)))
     engine.start(container)
 
-    assert abandon_unfollowed_runs() == 1
+    assert len(abandon_unfollowed_runs()) == 1
     assert reap_orphans() == 1
     run.refresh_from_db()
     assert run.state == Run.State.FAILED

@@ -61,8 +61,23 @@ class LiveServer:
         return done.stdout
 
 
+def scaled_out() -> bool:
+    """BAEUM_SCALE_OUT=1 (CI's second pass): the browser tests go through nginx to two web
+    workers, with the sandbox supervisor as its own process (website/cluster.py)."""
+    return os.environ.get("BAEUM_SCALE_OUT", "") == "1"
+
+
 @pytest.fixture(scope="session")
 def site_server(tmp_path_factory, docker_engine):
+    if scaled_out():
+        from website.cluster import Cluster
+
+        cluster = Cluster(tmp_path_factory.mktemp("cluster")).start()
+        try:
+            yield LiveServer(cluster.url, cluster.env)
+        finally:
+            cluster.stop()
+        return
     folder = tmp_path_factory.mktemp("live")
     port = _free_port()
     env = {

@@ -15,5 +15,5 @@ class Command(BaseCommand):
             removed = reap_orphans()
         except engine.EngineUnavailable as error:
             raise CommandError(f"Docker Engine unreachable: {error}") from None
-        marked = abandon_unfollowed_runs()
+        marked = len(abandon_unfollowed_runs())
         self.stdout.write(f"removed {removed} container(s); marked {marked} run(s) as abandoned")

@@ -1,0 +1,43 @@
+import asyncio
+import logging
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from sandbox import pool, supervisor
+from sandbox.reaper import abandon_unfollowed_runs, start_background_reaper, tell_abandoned
+
+log = logging.getLogger("sandbox.supervisor")
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the sandbox supervisor: the only process that talks to the Docker Engine when "
+        "SANDBOX_SUPERVISOR=separate. Web workers ask it through the channel layer (REDIS_URL)."
+    )
+
+    def handle(self, *args, **options) -> None:
+        if not settings.REDIS_URL:
+            raise CommandError("the supervisor needs REDIS_URL (the web workers reach it there)")
+        if settings.SANDBOX_SUPERVISOR != "separate":
+            log.warning("SANDBOX_SUPERVISOR is not 'separate': web workers will not ask me")
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        # A previous supervisor's runs cannot be followed: mark them, tell their sockets, and
+        # let the reaper remove their containers.
+        abandoned = await asyncio.to_thread(abandon_unfollowed_runs)
+        await tell_abandoned(abandoned)
+        if abandoned:
+            log.info("marked %d run(s) of a previous supervisor as abandoned", len(abandoned))
+        reaper = start_background_reaper(settings.SANDBOX_REAP_SECONDS)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await supervisor.serve(stop)
+        finally:
+            reaper.set()
+            await pool.drain_all()
