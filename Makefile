@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test bench lint format setup dev-setup clean orchestration
+.PHONY: run test test-scaled bench bench-load lint format setup dev-setup clean orchestration
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -32,9 +32,20 @@ test: $(VENV)/.dev-installed node_modules/.installed
 	$(PY) manage.py build_lab_images --if-missing
 	$(PY) -m pytest
 
+# The suite again, scaled out (CI's second pass): Redis and PostgreSQL (started by the script),
+# and the browser tests through nginx to two web workers and a separate sandbox supervisor.
+test-scaled: $(VENV)/.dev-installed node_modules/.installed
+	$(PY) manage.py build_lab_images --if-missing
+	eval "$$(bash scripts/scale-out-services.sh)" && BAEUM_SCALE_OUT=1 $(PY) -m pytest
+
 bench: $(VENV)/.dev-installed
 	$(PY) manage.py build_lab_images --if-missing
 	$(PY) -m sandbox.bench
+
+# Many students at once (50, 100, 200), single process against scaled out (README, "Load").
+bench-load: $(VENV)/.dev-installed
+	$(PY) manage.py build_lab_images --if-missing
+	eval "$$(bash scripts/scale-out-services.sh)" && $(PY) -m sandbox.bench_load
 
 # Swarm mode for the orchestration labs: changes the engine, so only when asked.
 orchestration: $(VENV)/.installed

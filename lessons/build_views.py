@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from channels.db import database_sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -77,24 +78,25 @@ def build_after(build: Build) -> str:
 
 
 @require_POST
-def build_tag(request: HttpRequest, slug: str, block_id: str) -> HttpResponse:
+async def build_tag(request: HttpRequest, slug: str, block_id: str) -> HttpResponse:
     lesson, block = _block(slug, block_id)
-    if not request.user.is_authenticated:
+    user = await request.auser()
+    if not user.is_authenticated:
         raise Http404
-    build = Build.objects.filter(
-        pk=request.POST.get("build"), owner=request.user, state=Build.State.BUILT, removed=False
-    ).first()
+    build = await Build.objects.filter(
+        pk=request.POST.get("build"), owner=user, state=Build.State.BUILT, removed=False
+    ).afirst()
     if build is None:
         raise Http404  # never another student's build
     version = request.POST.get("version", "").strip().lower()
     context = {"lesson": lesson, "block": block}
     try:
-        builds.tag_version(build, version)
+        await builds.request_tag(build, version)
     except builds.BuildRefused as error:
         context["error"] = str(error)
     except (engine.EngineError, engine.EngineUnavailable):
         context["error"] = _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 해 주세요.")
-    context["versions"] = versions_of(request.user, lesson, block)
+    context["versions"] = await database_sync_to_async(versions_of)(user, lesson, block)
     return render(request, "lessons/build_versions.html", context)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from channels.db import database_sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_POST
 from lessons.catalogue import Lesson, OrchestraLab, catalogue
 from lessons.models import Attempt
 from lessons.progress import record
-from sandbox import engine, orchestra
+from sandbox import engine, lab_requests, orchestra
 
 
 def _lab(slug: str, lab_id: str) -> tuple[Lesson, OrchestraLab]:
@@ -30,32 +31,33 @@ def _problem(request, message: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def lab_apply(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
+async def lab_apply(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
     _lab(slug, lab_id)
+    user = await request.auser()
     text = request.POST.get("manifest", "").replace("\r\n", "\n")
     try:
-        orchestra.apply(request.user.pk, text)
+        await lab_requests.apply(user.pk, text)
+        found = await lab_requests.state(user.pk)
     except (orchestra.ManifestError, orchestra.OrchestrationOff) as error:
         return _problem(request, str(error))
     except engine.EngineUnavailable:
         return _problem(request, _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 적용해 주세요."))
     except engine.EngineError as error:
         return _problem(request, _("오케스트레이터가 거절했어요: {e}").format(e=error))
-    return render(
-        request, "sandbox/lab_panel.html#panel", {"lab": orchestra.state(request.user.pk)}
-    )
+    return render(request, "sandbox/lab_panel.html#panel", {"lab": found})
 
 
 @login_required
 @require_POST
-def lab_balance(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
+async def lab_balance(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
     _lab(slug, lab_id)
-    if request.user.pk not in orchestra.LIVE:
-        return _problem(request, _("먼저 매니페스트를 적용해 주세요."))
+    user = await request.auser()
     try:
-        answers = orchestra.load_balance(request.user.pk, 12)
+        answers = await lab_requests.balance(user.pk, 12)
     except (engine.EngineError, engine.EngineUnavailable):
         return _problem(request, _("도커 엔진에 연결할 수 없어요."))
+    if answers is None:
+        return _problem(request, _("먼저 매니페스트를 적용해 주세요."))
     return render(
         request,
         "lessons/lab_balance.html",
@@ -63,10 +65,9 @@ def lab_balance(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
     )
 
 
-def goal_met(lab: OrchestraLab, owner_id: int) -> tuple[bool, str]:
-    state = orchestra.state(owner_id)
-    live = orchestra.LIVE.get(owner_id)
-    if state is None or live is None:
+def goal_met(lab: OrchestraLab, state: dict | None) -> tuple[bool, str]:
+    """Has the student's lab (`state`, from lab_requests.state) reached the lab's goal?"""
+    if state is None:
         return False, _("먼저 매니페스트를 적용해 주세요.")
     settled = state["running"] == state["replicas"]
     initial = orchestra.parse(lab.manifest).replicas
@@ -86,11 +87,11 @@ def goal_met(lab: OrchestraLab, owner_id: int) -> tuple[bool, str]:
             _("이미지를 baeum/web:v2로 바꿔 적용하고, 모든 레플리카가 v2가 되길 기다려요."),
         ),
         "rollback": (
-            live.rolled_back and settled,
+            state["rolled_back"] and settled,
             _("롤백 버튼으로 이전 버전으로 되돌리고, 레플리카가 다 뜰 때까지 기다려 보세요."),
         ),
         "balance": (
-            live.balanced_replicas > 1,
+            state["balanced_replicas"] > 1,
             _("레플리카를 2개 이상 띄우고 '부하 분산 확인'을 눌러 보세요."),
         ),
     }
@@ -100,11 +101,14 @@ def goal_met(lab: OrchestraLab, owner_id: int) -> tuple[bool, str]:
 
 @login_required
 @require_POST
-def lab_verify(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
+async def lab_verify(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
     lesson, lab = _lab(slug, lab_id)
+    user = await request.auser()
     try:
-        passed, reason = goal_met(lab, request.user.pk)
+        passed, reason = goal_met(lab, await lab_requests.state(user.pk))
     except (engine.EngineError, engine.EngineUnavailable):
         return _problem(request, _("도커 엔진에 연결할 수 없어요."))
-    record(request.user, lesson.slug, lab.id, Attempt.Kind.CHECK, passed, reason=reason)
+    await database_sync_to_async(record)(
+        user, lesson.slug, lab.id, Attempt.Kind.CHECK, passed, reason=reason
+    )
     return render(request, "lessons/lab_verify.html", {"passed": passed, "reason": reason})

@@ -195,7 +195,7 @@ async def check_run(request: HttpRequest, slug: str, check_id: str) -> HttpRespo
         context["message"] = _("확인하려면 로그인해 주세요.")
         return render(request, "lessons/check_feedback.html", context)
     try:
-        result = await playgrounds.run_in(user.pk, check.command, check.timeout)
+        result = await playgrounds.request_check(user.pk, check.command, check.timeout)
     except playgrounds.NoPlayground:
         context["message"] = _("먼저 터미널을 열고 실습을 해 주세요.")
         return render(request, "lessons/check_feedback.html", context)

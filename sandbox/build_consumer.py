@@ -19,8 +19,19 @@ def _watchable(user, build_id) -> Build | None:
     return build if build is not None and may_watch(user, build) else None
 
 
+async def _summary(build_id) -> str:
+    build = await Build.objects.aget(pk=build_id)
+    rows = []
+    if build.state == Build.State.BUILT:
+        try:
+            rows = await builds.request_layers(build)
+        except (engine.EngineError, engine.EngineUnavailable):
+            rows = []
+    return await _summary_html(build_id, rows)
+
+
 @database_sync_to_async
-def _summary(build_id) -> str:
+def _summary_html(build_id, rows: list[dict]) -> str:
     """Once built: the layers, the comparison with the previous build, the docker commands,
     and whatever other apps add (the version tags and run buttons)."""
     build = Build.objects.get(pk=build_id)
@@ -30,12 +41,6 @@ def _summary(build_id) -> str:
         .filter(created_at__lt=build.created_at)
         .first()
     )
-    rows = []
-    if build.state == Build.State.BUILT:
-        try:
-            rows = builds.layers(build)
-        except (engine.EngineError, engine.EngineUnavailable):
-            rows = []
     first_rebuilt = next((step for step in build.steps[1:] if not step.get("cached")), None)
     context = {
         "build": build,
@@ -68,22 +73,26 @@ class BuildOutputConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         await self.channel_layer.group_add(builds.group_name(self.build_id), self.channel_name)
-        live = builds.LIVE.get(self.build_id)
-        if live is None:
+        # Joined first, then the snapshot (from the database, which the follower saves before
+        # each frame): frames already in it are skipped by the log's length.
+        build = await Build.objects.aget(pk=self.build_id)
+        if build.state != Build.State.BUILDING:
             await self._end()
             return
-        await self._send("steps", build=live)
-        await self._send("log-replace", build=live)
+        self.shown = len(build.log)
+        await self._send("steps", build=build)
+        await self._send("log-replace", build=build)
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(builds.group_name(self.build_id), self.channel_name)
 
     async def build_step(self, event: dict) -> None:
-        live = builds.LIVE.get(self.build_id)
-        if live is not None:
-            await self._send("steps", build=live)
+        await self._send("steps", build=await Build.objects.aget(pk=self.build_id))
 
     async def build_output(self, event: dict) -> None:
+        if event["end"] <= self.shown:
+            return
+        self.shown = event["end"]
         await self._send("log-append", build_id=self.build_id, text=event["text"])
 
     async def build_ended(self, event: dict) -> None:

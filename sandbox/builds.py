@@ -17,7 +17,7 @@ import tarfile
 import threading
 import time
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from channels.layers import get_channel_layer
@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sandbox import engine
+from sandbox import engine, supervisor
 from sandbox.images import LAB_IMAGES
 from sandbox.models import Build
 
@@ -144,15 +144,62 @@ async def start_build(spec: BuildSpec) -> Build:
         repository=repository_for(spec.owner_id, spec.label),
         dockerfile=spec.dockerfile,
     )
-    LIVE[str(build.id)] = build
-    task = asyncio.get_running_loop().create_task(_follow(build, spec))
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
+    try:
+        await supervisor.tell("build.start", build_id=str(build.id), spec=asdict(spec))
+    except engine.EngineUnavailable as error:  # also: the supervisor is not running
+        build.state, build.message = Build.State.FAILED, str(error)[:300]
+        build.ended_at = timezone.now()
+        await build.asave()
     return build
 
 
+@supervisor.handler("build.start")
+async def _follow_request(build_id: str, spec: dict) -> None:
+    """Supervisor side: follow a build the web side recorded."""
+    build = await Build.objects.filter(pk=build_id, state=Build.State.BUILDING).afirst()
+    if build is None or build_id in LIVE:
+        return
+    LIVE[build_id] = build
+    task = asyncio.get_running_loop().create_task(_follow(build, BuildSpec(**spec)))
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+
+
+async def request_tag(build: Build, version: str) -> None:
+    """Web side: have the supervisor tag the build (raises BuildRefused in words)."""
+    refused = await supervisor.ask("build.tag", build_id=str(build.id), version=version)
+    if refused:
+        raise BuildRefused(refused)
+
+
+async def request_layers(build: Build) -> list[dict]:
+    """Web side: the built image's layers (see `layers`), from the supervisor."""
+    return await supervisor.ask("build.layers", build_id=str(build.id))
+
+
+@supervisor.handler("build.tag")
+async def _tag_request(build_id: str, version: str) -> str:
+    build = await Build.objects.aget(pk=build_id)
+    try:
+        await asyncio.to_thread(tag_version, build, version)
+    except BuildRefused as error:
+        return str(error)
+    return ""
+
+
+@supervisor.handler("build.layers")
+async def _layers_request(build_id: str) -> list[dict]:
+    return await asyncio.to_thread(layers, await Build.objects.aget(pk=build_id))
+
+
 async def _publish(build: Build, event: dict) -> None:
-    await get_channel_layer().group_send(group_name(build.id), event)
+    # Saved first: a socket that opens on any worker reads steps and log from the database,
+    # then skips frames it already has (by the log's length; see build_consumer).
+    await build.asave(update_fields=["steps", "log", "image_id"])
+    try:
+        await get_channel_layer().group_send(group_name(build.id), event)
+    except Exception as error:  # the channel layer (Redis) is away: the build goes on
+        log.warning("build %s: could not publish (%s)", build.id, error)
 
 
 async def _follow(build: Build, spec: BuildSpec) -> None:
@@ -260,7 +307,7 @@ async def _log(build: Build, text: str) -> None:
     if len(build.log) < MAX_LOG_CHARS:
         text = text[: MAX_LOG_CHARS - len(build.log)]
         build.log += text
-        await _publish(build, {"type": "build.output", "text": text})
+        await _publish(build, {"type": "build.output", "text": text, "end": len(build.log)})
 
 
 def layers(build: Build) -> list[dict]:

@@ -11,13 +11,12 @@ from datetime import datetime
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import engine, orchestra
+from sandbox import engine, lab_requests
 
 POLL_SECONDS = 1.0
 
 
-def cards_html(owner_id: int) -> str:
-    found = orchestra.state(owner_id)
+def cards_html(found: dict | None) -> str:
     now = time.time()
     if found is not None:
         for card in found["cards"]:
@@ -53,7 +52,7 @@ class LabConsumer(AsyncWebsocketConsumer):
         shown = None
         while True:
             try:
-                html = await asyncio.to_thread(cards_html, self.owner_id)
+                html = cards_html(await lab_requests.state(self.owner_id))
             except (engine.EngineError, engine.EngineUnavailable):
                 html = render_to_string("sandbox/lab_panel.html#engine-down")
             # The ages tick every second; send when anything but them changed, or every 5 s.

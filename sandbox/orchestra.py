@@ -16,7 +16,7 @@ import yaml
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from sandbox import engine
+from sandbox import engine, supervisor
 
 KUBERNETES_VERSION = "1.30"
 MAX_REPLICAS = 5
@@ -375,3 +375,47 @@ async def wait_until(owner_id: int, predicate, timeout: float = 60) -> dict:
         if time.monotonic() > deadline:
             raise TimeoutError(f"lab state never matched: {found}")
         await asyncio.sleep(0.3)
+
+
+# What web code asks the sandbox supervisor (sandbox/lab_requests.py asks; these answer). Labs are
+# held by the supervisor (LIVE above), so any web worker sees the same lab.
+
+
+@supervisor.handler("lab.apply")
+async def _apply_request(owner_id: int, text: str) -> str:
+    try:
+        await asyncio.to_thread(apply, owner_id, text)
+    except (ManifestError, OrchestrationOff) as error:
+        return str(error)  # refused, in words for the student
+    return ""
+
+
+@supervisor.handler("lab.state")
+async def _state_request(owner_id: int) -> dict | None:
+    found = await asyncio.to_thread(state, owner_id)
+    lab = LIVE.get(owner_id)
+    if found is None or lab is None:
+        return None
+    return {
+        **found,
+        "rolled_back": lab.rolled_back,
+        "balanced_replicas": lab.balanced_replicas,
+        "manifest": lab.manifest,
+    }
+
+
+@supervisor.handler("lab.kill")
+async def _kill_request(owner_id: int, task_id: str) -> bool:
+    return await asyncio.to_thread(kill_replica, owner_id, task_id)
+
+
+@supervisor.handler("lab.rollback")
+async def _rollback_request(owner_id: int) -> None:
+    await asyncio.to_thread(rollback, owner_id)
+
+
+@supervisor.handler("lab.balance")
+async def _balance_request(owner_id: int, requests: int) -> list[str] | None:
+    if owner_id not in LIVE:
+        return None
+    return await asyncio.to_thread(load_balance, owner_id, requests)

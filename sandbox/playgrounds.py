@@ -2,9 +2,10 @@
 every tab the student opens, living at most SANDBOX_PLAYGROUND_SECONDS and ended sooner when no
 socket has been open for SANDBOX_PLAYGROUND_IDLE_SECONDS.
 
-Like runs, playgrounds are followed by the server's event loop: a thread reads the TTY into a
-bounded pipe, a task relays it to the group `playground_<id>` and keeps a scrollback for tabs
-that (re)attach.
+Like runs, playgrounds are followed by the sandbox supervisor (in the server, or in its own
+process when scaled out): a thread reads the TTY into a bounded pipe, a task relays it to the
+owner's group `terminal_u<owner>` with a sequence number, and keeps a scrollback for tabs that
+(re)attach. Sockets ask through the `request_*` functions below, from any web worker.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import codecs
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from channels.layers import get_channel_layer
@@ -22,7 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sandbox import engine
+from sandbox import engine, supervisor
 from sandbox.models import Playground
 from sandbox.pipe import OutputPipe
 
@@ -49,6 +51,9 @@ class LivePlayground:
     last_seen: float = field(default_factory=time.monotonic)
     relay: asyncio.Task | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Keystrokes arrive as separate requests; this keeps them in order.
+    typing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    seq: int = 0  # of the last output frame, so a reattaching tab neither misses nor repeats
 
     @property
     def id(self) -> str:
@@ -66,8 +71,9 @@ LIVE: dict[int, LivePlayground] = {}
 _OPENING: dict[int, asyncio.Lock] = {}
 
 
-def group_name(playground_id) -> str:
-    return f"playground_{playground_id}"
+def group_name(owner_id) -> str:
+    """The group of every socket showing the owner's terminal (theirs and watchers')."""
+    return f"terminal_u{owner_id}"
 
 
 def held_container_ids() -> set[str]:
@@ -133,7 +139,12 @@ async def _relay(live: LivePlayground) -> None:
             text += f"\r\n[… {dropped}바이트 생략 …]\r\n"
         if text:
             live.remember(text)
-            await layer.group_send(group_name(live.id), {"type": "terminal.output", "data": text})
+            live.seq += 1
+            event = {"type": "terminal.output", "data": text, "seq": live.seq}
+            try:
+                await layer.group_send(group_name(live.playground.owner_id), event)
+            except Exception as error:  # the channel layer (Redis) is away; tabs reconnect
+                log.warning("playground %s: could not publish (%s)", live.id, error)
             if len(data) >= FLOOD_BYTES:
                 # A flood: let it pile up a little, so it travels as few large frames. Typing
                 # (a few bytes at a time) is never held back.
@@ -150,7 +161,8 @@ async def send_input(live: LivePlayground, data: str) -> None:
             _("한 번에 보낼 수 있는 입력은 {n}자까지예요.").format(n=MAX_INPUT_CHARS)
         )
     live.last_seen = time.monotonic()
-    await asyncio.to_thread(live.stream.send, data.encode())
+    async with live.typing:
+        await asyncio.to_thread(live.stream.send, data.encode())
 
 
 async def resize(live: LivePlayground, rows: int, cols: int) -> None:
@@ -166,9 +178,10 @@ async def end(live: LivePlayground, reason: str) -> None:
     if LIVE.get(live.playground.owner_id) is live:
         del LIVE[live.playground.owner_id]
     live.stream.close()
-    await get_channel_layer().group_send(
-        group_name(live.id), {"type": "terminal.ended", "reason": reason}
-    )
+    with suppress(Exception):  # the channel layer (Redis) is away: tabs find out on reconnect
+        await get_channel_layer().group_send(
+            group_name(live.playground.owner_id), {"type": "terminal.ended", "reason": reason}
+        )
     live.playground.ended_at, live.playground.end_reason = timezone.now(), reason[:200]
     await live.playground.asave(update_fields=["ended_at", "end_reason"])
     try:
@@ -229,3 +242,96 @@ async def run_in(owner_id: int, command: str, timeout: int) -> engine.ExecResult
         raise NoPlayground(owner_id)
     live.last_seen = time.monotonic()
     return await asyncio.to_thread(engine.exec_in, live.playground.container_id, command, timeout)
+
+
+# What sockets and views ask (from any web worker), and the supervisor's answers.
+
+
+def _view(live: LivePlayground) -> dict:
+    return {
+        "id": live.id,
+        "owner_id": live.playground.owner_id,
+        "expires_at": live.playground.expires_at.timestamp(),
+        "scrollback": "".join(live.scrollback),
+        "seq": live.seq,
+    }
+
+
+async def request_open(owner_id: int) -> dict:
+    """Open (or reattach to) the owner's terminal: its id, expiry, scrollback and the sequence
+    number the scrollback reaches. Join the group first: later frames have higher numbers."""
+    return await supervisor.ask("terminal.open", owner_id=owner_id)
+
+
+@supervisor.handler("terminal.open")
+async def _open_request(owner_id: int) -> dict:
+    live = await open_for(owner_id)
+    live.sockets += 1
+    return _view(live)
+
+
+async def request_watch(owner_id: int, playground_id: str) -> dict | None:
+    """A read-only view of the owner's terminal, if `playground_id` is the live one."""
+    return await supervisor.ask("terminal.watch", owner_id=owner_id, playground_id=playground_id)
+
+
+@supervisor.handler("terminal.watch")
+async def _watch_request(owner_id: int, playground_id: str) -> dict | None:
+    live = LIVE.get(owner_id)
+    if live is None or live.id != str(playground_id):
+        return None
+    return _view(live)
+
+
+async def request_input(owner_id: int, data: str) -> None:
+    if len(data) > MAX_INPUT_CHARS:
+        raise TooMuchInput(
+            _("한 번에 보낼 수 있는 입력은 {n}자까지예요.").format(n=MAX_INPUT_CHARS)
+        )
+    await supervisor.tell("terminal.input", owner_id=owner_id, data=data)
+
+
+@supervisor.handler("terminal.input")
+async def _input_request(owner_id: int, data: str) -> None:
+    if (live := LIVE.get(owner_id)) is not None:
+        await send_input(live, data)
+
+
+async def request_resize(owner_id: int, rows: int, cols: int) -> None:
+    await supervisor.tell("terminal.resize", owner_id=owner_id, rows=rows, cols=cols)
+
+
+@supervisor.handler("terminal.resize")
+async def _resize_request(owner_id: int, rows: int, cols: int) -> None:
+    if (live := LIVE.get(owner_id)) is not None:
+        await resize(live, rows, cols)
+
+
+async def request_left(owner_id: int) -> None:
+    """A tab of the owner's closed: the idle clock starts when the last one goes."""
+    await supervisor.tell("terminal.left", owner_id=owner_id)
+
+
+@supervisor.handler("terminal.left")
+async def _left_request(owner_id: int) -> None:
+    if (live := LIVE.get(owner_id)) is not None:
+        live.sockets = max(0, live.sockets - 1)
+        live.last_seen = time.monotonic()
+
+
+async def request_check(owner_id: int, command: str, timeout: int) -> engine.ExecResult:
+    """Run a lesson's check in the owner's terminal (NoPlayground if none is open)."""
+    found = await supervisor.ask(
+        "terminal.check", owner_id=owner_id, command=command, timeout=timeout
+    )
+    if found is None:
+        raise NoPlayground(owner_id)
+    return engine.ExecResult(**found)
+
+
+@supervisor.handler("terminal.check")
+async def _check_request(owner_id: int, command: str, timeout: int) -> dict | None:
+    try:
+        return asdict(await run_in(owner_id, command, timeout))
+    except NoPlayground:
+        return None

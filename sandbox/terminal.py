@@ -4,7 +4,7 @@ view for whoever may watch the student (an instructor of their class)."""
 from __future__ import annotations
 
 import json
-import time
+from contextlib import suppress
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -19,77 +19,99 @@ ENDED = 1000
 
 
 class TerminalConsumer(AsyncWebsocketConsumer):
-    """`/ws/terminal/`: the signed-in student's playground, started or reattached."""
+    """`/ws/terminal/`: the signed-in student's playground, started or reattached. The
+    playground lives with the sandbox supervisor; this socket may be on any web worker."""
 
     read_only = False
 
     async def connect(self) -> None:
-        self.live = None
+        self.owner_id = None
+        self.seq = 0
         await self.accept()
         user = self.scope["user"]
         if not user.is_authenticated:
             await self._refuse(_("터미널을 쓰려면 로그인해 주세요."))
             return
+        # Joined first, then the scrollback: frames in between are dropped by sequence number.
+        await self._listen(user.pk)
         try:
-            self.live = await playgrounds.open_for(user.pk)
+            view = await playgrounds.request_open(user.pk)
         except engine.EngineUnavailable:
             await self._refuse(_("도커 엔진에 연결할 수 없어요. 잠시 후 다시 열어 주세요."), 1011)
             return
         except engine.EngineError as error:
             await self._refuse(_("터미널을 시작하지 못했어요: {e}").format(e=error), 1011)
             return
-        await self._join()
+        await self._hello(view)
 
-    async def _join(self) -> None:
-        self.live.sockets += 1
-        await self.channel_layer.group_add(playgrounds.group_name(self.live.id), self.channel_name)
-        expires = self.live.playground.expires_at.timestamp()
+    async def _listen(self, owner_id: int) -> None:
+        self.owner_id = owner_id
+        await self.channel_layer.group_add(playgrounds.group_name(owner_id), self.channel_name)
+
+    async def _hello(self, view: dict) -> None:
+        self.seq = view["seq"]
         await self._send_json(
             {
                 "type": "hello",
-                "expires_at": expires,
+                "expires_at": view["expires_at"],
                 "read_only": self.read_only,
-                "scrollback": "".join(self.live.scrollback),
+                "scrollback": view["scrollback"],
             }
         )
 
     async def _refuse(self, message: str, code: int = REFUSED) -> None:
+        await self._stop_listening()
         await self._send_json({"type": "error", "message": message, "fatal": True})
         await self.close(code=code)
 
-    async def disconnect(self, code: int) -> None:
-        if self.live is not None:
-            self.live.sockets = max(0, self.live.sockets - 1)
-            self.live.last_seen = time.monotonic()
+    async def _stop_listening(self) -> None:
+        if self.owner_id is not None:
             await self.channel_layer.group_discard(
-                playgrounds.group_name(self.live.id), self.channel_name
+                playgrounds.group_name(self.owner_id), self.channel_name
             )
+            self.owner_id = None
+
+    async def disconnect(self, code: int) -> None:
+        if self.owner_id is not None and not self.read_only:
+            with suppress(engine.EngineUnavailable):
+                await playgrounds.request_left(self.owner_id)
+        await self._stop_listening()
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        if self.read_only or self.live is None or text_data is None:
+        if self.read_only or self.owner_id is None or text_data is None:
             return
         try:
             message = json.loads(text_data)
         except ValueError:
             return
-        if message.get("type") == "input" and isinstance(message.get("data"), str):
-            try:
-                await playgrounds.send_input(self.live, message["data"])
-            except playgrounds.TooMuchInput as error:
-                await self._send_json({"type": "error", "message": str(error)})
-        elif message.get("type") == "resize":
-            try:
-                rows, cols = int(message["rows"]), int(message["cols"])
-            except (KeyError, TypeError, ValueError):
-                return
-            await playgrounds.resize(self.live, rows, cols)
+        try:
+            if message.get("type") == "input" and isinstance(message.get("data"), str):
+                await playgrounds.request_input(self.owner_id, message["data"])
+            elif message.get("type") == "resize":
+                try:
+                    rows, cols = int(message["rows"]), int(message["cols"])
+                except (KeyError, TypeError, ValueError):
+                    return
+                await playgrounds.request_resize(self.owner_id, rows, cols)
+        except playgrounds.TooMuchInput as error:
+            await self._send_json({"type": "error", "message": str(error)})
+        except engine.EngineUnavailable:
+            await self._send_json(
+                {
+                    "type": "error",
+                    "message": _("실습 서버에 연결할 수 없어요. 잠시 후 다시 입력해 주세요."),
+                }
+            )
 
     async def terminal_output(self, event: dict) -> None:
+        if event["seq"] <= self.seq:
+            return
+        self.seq = event["seq"]
         await self._send_json({"type": "output", "data": event["data"]})
 
     async def terminal_ended(self, event: dict) -> None:
         await self._send_json({"type": "ended", "reason": event["reason"]})
-        self.live = None
+        await self._stop_listening()
         await self.close(code=ENDED)
 
     async def _send_json(self, payload: dict) -> None:
@@ -105,24 +127,22 @@ def _watchable(user, playground_id) -> Playground | None:
 
 
 class TerminalWatchConsumer(TerminalConsumer):
-    """`/ws/terminal/<id>/watch/`: the same screen, read-only."""
+    """`/ws/terminal/<id>/watch/`: the same screen, read-only. A watcher does not keep the
+    student's terminal alive."""
 
     read_only = True
 
     async def connect(self) -> None:
-        self.live = None
+        self.owner_id = None
+        self.seq = 0
         await self.accept()
         playground = await _watchable(self.scope["user"], self.scope["url_route"]["kwargs"]["pk"])
-        live = playgrounds.LIVE.get(playground.owner_id) if playground else None
-        if live is None or str(live.playground.id) != str(playground.pk):
+        view = None
+        if playground is not None:
+            await self._listen(playground.owner_id)
+            with suppress(engine.EngineUnavailable, engine.EngineError):
+                view = await playgrounds.request_watch(playground.owner_id, str(playground.pk))
+        if view is None:
             await self._refuse(_("이 터미널을 볼 수 없어요."))
             return
-        self.live = live
-        await self._join()
-
-    async def disconnect(self, code: int) -> None:
-        # A watcher does not keep the student's terminal alive.
-        if self.live is not None:
-            await self.channel_layer.group_discard(
-                playgrounds.group_name(self.live.id), self.channel_name
-            )
+        await self._hello(view)

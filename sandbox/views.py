@@ -5,7 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sandbox import engine, orchestra, runs
+from sandbox import engine, lab_requests, runs
 from sandbox.hooks import may_watch
 from sandbox.models import Run
 
@@ -29,23 +29,25 @@ async def run_stop(request: HttpRequest, run_id) -> HttpResponse:
 
 
 @require_POST
-def lab_kill(request: HttpRequest, task_id: str) -> HttpResponse:
+async def lab_kill(request: HttpRequest, task_id: str) -> HttpResponse:
     """Kill one of the signed-in student's own replicas (never anyone else's)."""
-    if not request.user.is_authenticated:
+    user = await request.auser()
+    if not user.is_authenticated:
         raise Http404
     try:
-        killed = orchestra.kill_replica(request.user.pk, task_id)
+        killed = await lab_requests.kill(user.pk, task_id)
     except (engine.EngineError, engine.EngineUnavailable):
         killed = False
     return HttpResponse(status=204 if killed else 404)
 
 
 @require_POST
-def lab_rollback(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
+async def lab_rollback(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()
+    if not user.is_authenticated:
         raise Http404
     try:
-        orchestra.rollback(request.user.pk)
+        await lab_requests.rollback(user.pk)
     except (engine.EngineError, engine.EngineUnavailable) as error:
         return HttpResponse(str(error), status=409)
     return HttpResponse(status=204)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make a fresh Debian machine ready for Baeum's tests: a Docker Engine that answers, Debian's
-# static busybox (the offline lab image is built around it) and Chromium (browser tests).
+# static busybox (the offline lab image is built around it), Chromium (browser tests), and the
+# scaled-out mode's Redis, PostgreSQL and nginx (started by scripts/scale-out-services.sh).
 # Idempotent: installs only what is missing, starts dockerd only when no engine answers.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -8,6 +9,10 @@ export DEBIAN_FRONTEND=noninteractive
 missing=()
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The scaled-out mode (CI's second pass, `make test-scaled`): Redis, PostgreSQL, nginx.
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
   missing+=(docker.io)
 fi

@@ -254,6 +254,32 @@ class Cluster:
                 connection.execute(f'DROP DATABASE IF EXISTS "{self._drop_database}" WITH (FORCE)')
 
 
+class SingleServer(Cluster):
+    """The default shape, for comparison: one daphne process that follows runs itself, the
+    in-memory channel layer, a file SQLite database."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        super().__init__(folder, workers=1)
+        self.env.update(
+            REDIS_URL="",
+            SANDBOX_SUPERVISOR="inside",
+            DATABASE_URL=f"sqlite:///{self.folder / 'single.sqlite3'}",
+        )
+        self.url = f"http://127.0.0.1:{self.worker_ports[0]}"
+
+    def start(self) -> SingleServer:
+        try:
+            self.manage("migrate", "--verbosity", "0")
+            args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
+            args += ["-p", str(self.worker_ports[0]), "website.asgi:application"]
+            process = self._spawn("worker0", args)
+            wait_for_port(self.worker_ports[0], process, self.folder / "worker0.log")
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+
 def main() -> None:
     cluster = Cluster().start()
     print(f"배움 (scaled out): {cluster.url}  — logs in {cluster.folder}", flush=True)

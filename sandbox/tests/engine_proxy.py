@@ -18,6 +18,8 @@ class EngineProxy:
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
+        # The first line of every request that went through ("POST /v1.41/containers/create").
+        self.requests: list[str] = []
 
     @property
     def docker_host(self) -> str:
@@ -56,12 +58,13 @@ class EngineProxy:
             with self._lock:
                 self._connections += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(a, b, a is client), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, asking: bool) -> None:
         try:
             while data := source.recv(65536):
+                if asking and data[:4] in (b"GET ", b"POST", b"DELE", b"PUT "):
+                    self.requests.append(data.split(b"\r\n", 1)[0].decode(errors="replace"))
                 sink.sendall(data)
         except OSError:
             pass

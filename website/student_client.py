@@ -1,0 +1,150 @@
+"""A simulated student, over HTTP and websockets only, as a browser would be: sign up or sign in,
+open a lesson, press ▶ on an exercise, read the output over the run's websocket.
+
+Used by `make bench-load` (many at once) and the scale-out fault tests. Needs httpx and
+websockets (requirements-dev.txt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+import websockets
+
+PASSWORD = "a-long-passphrase-42"
+RUN_SOCKET = re.compile(r'ws-connect="(/ws/runs/([0-9a-f-]{36})/)"')
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+# Output frames are htmx out-of-band fragments (templates/sandbox/run_panel.html):
+# <pre id="run-<id>-pane-<n>" hx-swap-oob="innerHTML|beforeend"><span>text</span>…</pre>
+OUTPUT = re.compile(
+    r'<pre id="run-[0-9a-f-]+-pane-(\d+)" hx-swap-oob="(\w+)"><span>(.*?)</span>', re.S
+)
+
+
+class StudentError(Exception):
+    """Something a student would have seen as broken (not a refusal in words)."""
+
+
+@dataclass
+class RunResult:
+    run_id: str = ""
+    refused: str = ""  # a quota or similar refusal, in words: an answer, not an error
+    first_output_seconds: float | None = None
+    text: str = ""
+    frames: list[str] = field(default_factory=list)
+    close_code: int | None = None
+
+
+class Student:
+    def __init__(self, base: str, username: str) -> None:
+        self.base = base.rstrip("/")
+        self.username = username
+        self.http = httpx.AsyncClient(base_url=self.base, timeout=60, follow_redirects=True)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def _form(self, path: str, data: dict) -> httpx.Response:
+        page = await self.http.get(path)
+        page.raise_for_status()
+        token = CSRF_INPUT.search(page.text)
+        if token is None:
+            raise StudentError(f"no form on {path}")
+        response = await self.http.post(
+            path,
+            data={**data, "csrfmiddlewaretoken": token.group(1)},
+            headers={"Referer": str(page.url)},
+        )
+        response.raise_for_status()
+        return response
+
+    async def sign_up(self) -> None:
+        data = {"username": self.username, "password1": PASSWORD, "password2": PASSWORD}
+        response = await self._form("/accounts/signup/", data)
+        if "sessionid" not in self.http.cookies:
+            raise StudentError(f"sign-up of {self.username} failed: {response.status_code}")
+
+    async def sign_in(self) -> None:
+        await self._form("/accounts/login/", {"username": self.username, "password": PASSWORD})
+        if "sessionid" not in self.http.cookies:
+            raise StudentError(f"sign-in of {self.username} failed")
+
+    async def open_lesson(self, slug: str) -> None:
+        response = await self.http.get(f"/lessons/{slug}/")
+        response.raise_for_status()
+
+    async def press_run(self, slug: str, exercise: str, command: str | None = None) -> RunResult:
+        """Press ▶: the panel comes back with the run's socket, or a refusal in words."""
+        data = {"command": command} if command is not None else {}
+        response = await self.http.post(
+            f"/lessons/{slug}/exercises/{exercise}/run/",
+            data=data,
+            headers={
+                "X-CSRFToken": self.http.cookies.get("csrftoken", ""),
+                "HX-Request": "true",
+                "Referer": f"{self.base}/lessons/{slug}/",
+            },
+        )
+        if response.status_code != 200:
+            raise StudentError(f"run refused with HTTP {response.status_code}")
+        found = RUN_SOCKET.search(response.text)
+        if found is None:
+            return RunResult(refused=_text_of(response.text))
+        return RunResult(run_id=found.group(2))
+
+    def socket_url(self, path: str) -> str:
+        parts = urlsplit(self.base)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{path}"
+
+    async def read_run(
+        self, result: RunResult, pressed_at: float, timeout: float = 120, reconnect=True
+    ) -> RunResult:
+        """Read the run's socket until it ends (close 1000), reconnecting like the page does
+        when the connection breaks; the text is what the page would show."""
+        panes: dict[int, str] = {}
+        deadline = time.monotonic() + timeout
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())}
+        while time.monotonic() < deadline:
+            try:
+                async with websockets.connect(
+                    self.socket_url(f"/ws/runs/{result.run_id}/"),
+                    additional_headers=headers,
+                    origin=self.base,
+                    open_timeout=10,
+                ) as socket:
+                    async for frame in socket:
+                        result.frames.append(frame)
+                        for pane, swap, text in OUTPUT.findall(frame):
+                            text = html.unescape(text)
+                            index = int(pane)
+                            if swap == "innerHTML":
+                                panes[index] = text
+                            else:
+                                panes[index] = panes.get(index, "") + text
+                            if text and result.first_output_seconds is None:
+                                result.first_output_seconds = time.monotonic() - pressed_at
+                result.close_code = socket.close_code
+            except (OSError, websockets.InvalidStatus, websockets.InvalidHandshake) as error:
+                result.close_code = getattr(error, "code", None)
+                if not reconnect:
+                    raise StudentError(f"run socket failed: {error}") from error
+            except websockets.ConnectionClosed as error:
+                result.close_code = error.rcvd.code if error.rcvd else 1006
+            if result.close_code == 1000:
+                result.text = "".join(panes[i] for i in sorted(panes))
+                return result
+            if result.close_code == 4403 or not reconnect:
+                raise StudentError(f"run socket closed with {result.close_code}")
+            await asyncio.sleep(0.5)  # the page waits before it reconnects, too
+        raise StudentError(f"run {result.run_id} did not end within {timeout} s")
+
+
+def _text_of(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split("\n")[0].strip()[:200] or "?"
