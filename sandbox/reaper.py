@@ -63,10 +63,16 @@ def abandon_unfollowed_runs() -> list[str]:
 
 
 async def tell_abandoned(run_ids: list[str]) -> None:
-    """Sockets still watching abandoned runs (on web workers that outlived the supervisor)
-    learn that they ended."""
+    """Abandoned runs keep the output they had (the run log outlives a supervisor when it is in
+    Redis), and sockets still watching them, on web workers that outlived the supervisor, learn
+    that they ended."""
     for run_id in run_ids:
         with suppress(Exception):
+            if snapshot := await runlog.current().snapshot(run_id):
+                await Run.objects.filter(pk=run_id).aupdate(
+                    panes=snapshot.panes,
+                    transcript="".join(pane["transcript"] for pane in snapshot.panes),
+                )
             await runlog.current().end(run_id)
         await runs.publish_ended(run_id)
 
