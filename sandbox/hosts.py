@@ -29,6 +29,12 @@ def all_engines() -> list[str]:
     return list(settings.SANDBOX_ENGINES) or [""]
 
 
+def reaped_engines() -> list[str]:
+    """Every engine this deployment's containers may be on: the run hosts, and the supervisor's
+    own engine (terminals, builds and labs)."""
+    return list(dict.fromkeys(["", *settings.SANDBOX_ENGINES]))
+
+
 def failed(endpoint: str) -> None:
     """An engine did not answer: give it no new runs for a while."""
     if len(all_engines()) > 1:

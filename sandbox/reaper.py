@@ -79,7 +79,7 @@ async def tell_abandoned(run_ids: list[str]) -> None:
 
 def _reap_forever(interval: float, stop: threading.Event) -> None:
     while True:
-        for endpoint in hosts.all_engines():
+        for endpoint in hosts.reaped_engines():
             try:
                 with engine.use(endpoint):
                     reap_orphans()
