@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LEVELS = [int(n) for n in os.environ.get("BENCH_LEVELS", "50,100,200").split(",")]
+MODES = os.environ.get("BENCH_MODES", "single,scaled").split(",")
 SLUG = "docker-01-what-is-a-container"
 EXERCISE = "my-hostname"
 COMMAND = 'for i in 1 2 3; do echo "$i: load"; sleep 0.3; done'
@@ -48,6 +49,7 @@ class Level:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     memory: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def percentiles(self, attribute: str) -> tuple[float, float]:
         values = sorted(getattr(o, attribute) for o in self.outcomes if not o.error)
@@ -57,21 +59,32 @@ class Level:
 
 
 class MemoryWatch:
-    """Peak RSS per named process (with its children: nginx's workers), sampled twice a second."""
+    """Peak RSS per named process (with its children: nginx's workers), sampled twice a second,
+    and CPU seconds used while watching, for these and for the engine and PostgreSQL."""
 
     def __init__(self, processes: dict) -> None:
         self.pids = {name: process.pid for name, process in processes.items()}
         self.peak: dict[str, float] = dict.fromkeys(self.pids, 0.0)
+        self.cpu: dict[str, float] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
+    def _cpu_now(self) -> dict[str, float]:
+        found = {name: _tree_cpu_seconds(pid) for name, pid in self.pids.items()}
+        for name in ("dockerd", "containerd", "postgres"):
+            found[name] = sum(_cpu_seconds(pid) for pid in _pids_named(name))
+        return found
+
     def __enter__(self) -> MemoryWatch:
+        self.cpu_before = self._cpu_now()
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self.thread.join()
+        after = self._cpu_now()
+        self.cpu = {name: after[name] - self.cpu_before.get(name, 0.0) for name in after}
 
     def _watch(self) -> None:
         while not self.stop.wait(0.5):
@@ -89,6 +102,30 @@ def _tree_rss_mib(pid: int) -> float:
         if found := re.search(r"VmRSS:\s+(\d+)", status):
             total += int(found.group(1)) / 1024
     return total
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    return sum(_cpu_seconds(one) for one in [pid, *_children(pid)])
+
+
+def _pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def _children(pid: int) -> list[int]:
@@ -116,7 +153,7 @@ async def _student_run(student, pressed: float) -> Outcome:
             await asyncio.sleep(1.0)
         result = await student.read_run(result, accepted, timeout=120)
         if result.text != EXPECTED:
-            raise StudentError(f"wrong output: {result.text[:80]!r}")
+            raise StudentError(f"wrong output {result.text[:40]!r} ({result.status})")
         outcome.from_accepted_press = result.first_output_seconds
         outcome.from_first_press = accepted - pressed + result.first_output_seconds
     except Exception as error:  # noqa: BLE001 — every failure is counted and named
@@ -151,6 +188,7 @@ async def _levels(server, prefix: str) -> list[Level]:
                 )
                 level.seconds = time.monotonic() - began
             level.memory = dict(watch.peak)
+            level.cpu = dict(watch.cpu)
             levels.append(level)
             _print_level(prefix, level)
             await asyncio.sleep(3)  # let the engine remove the last level's containers
@@ -171,6 +209,8 @@ def _print_level(mode: str, level: Level) -> None:
         f"{quota} | {len(errors)} | {level.seconds:.0f} | {memory} |",
         flush=True,
     )
+    cpu = ", ".join(f"{name} {seconds:.0f}" for name, seconds in level.cpu.items() if seconds >= 1)
+    print(f"    CPU seconds: {cpu}", flush=True)
     for error in sorted(set(errors))[:5]:
         print(f"    error: {error}", file=sys.stderr, flush=True)
 
@@ -191,6 +231,8 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, shape in (("single", SingleServer), ("scaled", Cluster)):
+        if name not in MODES:
+            continue
         server = shape().start()
         try:
             asyncio.run(_levels(server, name))

@@ -39,6 +39,7 @@ class RunResult:
     text: str = ""
     frames: list[str] = field(default_factory=list)
     close_code: int | None = None
+    status: str = ""  # the run's last status line, as the page shows it
 
 
 class Student:
@@ -98,6 +99,14 @@ class Student:
             return RunResult(refused=_text_of(response.text))
         return RunResult(run_id=found.group(2))
 
+    async def run_to_end(self, slug: str, exercise: str, command: str, timeout=60) -> RunResult:
+        """Press ▶ and read the run until it ends (raises if the press was refused)."""
+        pressed = time.monotonic()
+        result = await self.press_run(slug, exercise, command)
+        if not result.run_id:
+            raise StudentError(f"refused: {result.refused}")
+        return await self.read_run(result, pressed, timeout=timeout)
+
     def socket_url(self, path: str) -> str:
         parts = urlsplit(self.base)
         scheme = "wss" if parts.scheme == "https" else "ws"
@@ -139,11 +148,19 @@ class Student:
                 result.close_code = error.rcvd.code if error.rcvd else 1006
             if result.close_code == 1000:
                 result.text = "".join(panes[i] for i in sorted(panes))
+                result.status = _last_status(result.frames)
                 return result
             if result.close_code == 4403 or not reconnect:
                 raise StudentError(f"run socket closed with {result.close_code}")
             await asyncio.sleep(0.5)  # the page waits before it reconnects, too
         raise StudentError(f"run {result.run_id} did not end within {timeout} s")
+
+
+def _last_status(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        if "run-status" in frame:
+            return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", frame)).split())[:200]
+    return ""
 
 
 def _text_of(fragment: str) -> str:

@@ -1,14 +1,9 @@
-"""A live server (daphne in its own process, a file SQLite database) and headless Chromium."""
+"""The site the browser tests visit (website/cluster.py), headless Chromium, and helpers."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -25,42 +20,6 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_it_answers(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the live server exited:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the live server did not answer:\n{log.read_text()}")
-
-
-class LiveServer:
-    def __init__(self, url: str, env: dict) -> None:
-        self.url, self.env = url, env
-
-    def manage(self, *args: str) -> str:
-        """Run a management command against the live server's database."""
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return done.stdout
-
-
 def scaled_out() -> bool:
     """BAEUM_SCALE_OUT=1 (CI's second pass): the browser tests go through nginx to two web
     workers, with the sandbox supervisor as its own process (website/cluster.py)."""
@@ -69,59 +28,16 @@ def scaled_out() -> bool:
 
 @pytest.fixture(scope="session")
 def site_server(tmp_path_factory, docker_engine):
-    if scaled_out():
-        from website.cluster import Cluster
+    """The site the browser tests visit: one daphne process by default, or, scaled out, nginx in
+    front of two web workers and a separate supervisor (website/cluster.py either way)."""
+    from website.cluster import Cluster, SingleServer
 
-        cluster = Cluster(tmp_path_factory.mktemp("cluster")).start()
-        try:
-            yield LiveServer(cluster.url, cluster.env)
-        finally:
-            cluster.stop()
-        return
-    folder = tmp_path_factory.mktemp("live")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "website.settings",
-        "DATABASE_URL": f"sqlite:///{folder / 'live.sqlite3'}",
-        "SANDBOX_NAMESPACE": f"e2e-{uuid.uuid4().hex[:8]}",
-        "DJANGO_DEBUG": "false",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True
-    )
-    log = folder / "daphne.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "website.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    shape = Cluster if scaled_out() else SingleServer
+    server = shape(tmp_path_factory.mktemp("site")).start()
     try:
-        _wait_until_it_answers(port, process, log)
-        yield LiveServer(f"http://127.0.0.1:{port}", env)
+        yield server
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        # The server's warm pool outlives it, as after any stop; reap as a restart would.
-        subprocess.run(
-            [sys.executable, "manage.py", "reap_sandboxes"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -90,16 +90,23 @@ def test_a_killed_web_worker_loses_the_watching_page_nothing(cluster, page):
     page.screenshot(path="test-artifacts/scale-out-worker-killed.png", full_page=False)
 
 
+async def watch_a_counting_run(cluster: Cluster, name: str, lines: int):
+    """A new student presses ▶ on a run counting to `lines` (one line per 0.2 s) and keeps
+    reading it; returns the student, the run, the reading task and the output expected."""
+    student = Student(cluster.url, name)
+    await student.sign_up()
+    command, expected = counting(lines, 0.2)
+    pressed = time.monotonic()
+    result = await student.press_run(SLUG, EXERCISE, command)
+    assert result.run_id, result.refused
+    reading = asyncio.create_task(student.read_run(result, pressed, timeout=90))
+    await asyncio.sleep(2.5)  # about a dozen lines in
+    return student, result, reading, expected
+
+
 def test_redis_restarting_mid_run_loses_no_output(cluster):
     async def scenario():
-        student = Student(cluster.url, "lee")
-        await student.sign_up()
-        command, expected = counting(40, 0.2)
-        pressed = time.monotonic()
-        result = await student.press_run(SLUG, EXERCISE, command)
-        assert result.run_id, result.refused
-        reading = asyncio.create_task(student.read_run(result, pressed, timeout=90))
-        await asyncio.sleep(2.5)  # about a dozen lines in
+        student, result, reading, expected = await watch_a_counting_run(cluster, "lee", 40)
         await asyncio.to_thread(cluster.stop_process, "redis", signal.SIGKILL)
         await asyncio.sleep(1.5)
         await asyncio.to_thread(cluster.start_redis)
@@ -108,9 +115,7 @@ def test_redis_restarting_mid_run_loses_no_output(cluster):
         # Service resumed: the page shows every line once, in order, and so does the record.
         assert finished.text == expected
         assert run_record(cluster, result.run_id)["transcript"] == expected
-        again = await student.press_run(SLUG, EXERCISE, "echo after")
-        again = await student.read_run(again, time.monotonic(), timeout=60)
-        assert again.text == "after\n"
+        assert (await student.run_to_end(SLUG, EXERCISE, "echo after")).text == "after\n"
         await student.close()
 
     run_apart(scenario)
@@ -118,17 +123,7 @@ def test_redis_restarting_mid_run_loses_no_output(cluster):
 
 def test_a_restarted_supervisor_marks_runs_it_cannot_follow_and_new_runs_work(cluster):
     async def scenario():
-        student = Student(cluster.url, "park")
-        await student.sign_up()
-        command, _ = counting(100, 0.2)
-        pressed = time.monotonic()
-        result = await student.press_run(SLUG, EXERCISE, command)
-        assert result.run_id, result.refused
-        reading = asyncio.create_task(student.read_run(result, pressed, timeout=90))
-        await asyncio.to_thread(
-            wait_for, lambda: run_record(cluster, result.run_id)["transcript"] or True, 5
-        )
-        await asyncio.sleep(2)
+        student, result, reading, _ = await watch_a_counting_run(cluster, "park", 100)
         await asyncio.to_thread(cluster.stop_process, "supervisor", signal.SIGKILL)
         await asyncio.to_thread(cluster.start_supervisor)
         ended = await reading  # the page learns the run ended, rather than spinning forever
@@ -146,13 +141,10 @@ def test_a_restarted_supervisor_marks_runs_it_cannot_follow_and_new_runs_work(cl
 
         # With no supervisor at all, a press is answered at once, in words.
         await asyncio.to_thread(cluster.stop_process, "supervisor")
-        alone = await student.press_run(SLUG, EXERCISE, "echo nobody")
-        alone = await student.read_run(alone, time.monotonic(), timeout=30)
+        alone = await student.run_to_end(SLUG, EXERCISE, "echo nobody")
         assert alone.text == "" and "supervisor" in alone.frames[-1] + alone.frames[-2]
         await asyncio.to_thread(cluster.start_supervisor)
-        again = await student.press_run(SLUG, EXERCISE, "echo new run")
-        again = await student.read_run(again, time.monotonic(), timeout=60)
-        assert again.text == "new run\n"
+        assert (await student.run_to_end(SLUG, EXERCISE, "echo new run")).text == "new run\n"
         await student.close()
 
     run_apart(scenario)
@@ -185,8 +177,7 @@ def test_with_one_of_two_hosts_stopped_new_runs_go_to_the_other(tmp_path):
 
         second.cut()  # one host disappears
         for round_ in range(3):
-            result = await students[0].press_run(SLUG, EXERCISE, f"echo round {round_}")
-            result = await students[0].read_run(result, time.monotonic(), timeout=60)
+            result = await students[0].run_to_end(SLUG, EXERCISE, f"echo round {round_}")
             assert result.text == f"round {round_}\n", result.frames[-3:]
         for student in students:
             await student.close()
