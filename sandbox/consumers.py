@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
@@ -14,6 +16,7 @@ FRAMES = "sandbox/run_panel.html"
 REFUSED = 4403
 ENDED = 1000  # a normal close: the browser does not reconnect
 TRY_AGAIN = 1013  # the browser reconnects after a pause
+WATCH_SECONDS = 5.0
 
 
 @database_sync_to_async
@@ -37,6 +40,7 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
         self.group = runs.group_name(self.run_id)
         self.seq = 0
+        self.ended = False
         run = await _watchable_run(self.scope["user"], self.run_id)
         # Accept, then refuse in words: a socket closed during the handshake looks like a
         # network failure to the browser, which would retry forever.
@@ -49,21 +53,38 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         # Joined first, then the snapshot: an event published in between arrives twice and is
         # dropped by its sequence number, so nothing is lost and nothing repeats. The snapshot
         # comes from the run log, so this may be any worker, not the one that started the run.
+        if await self._catch_up():
+            self.watchdog = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _catch_up(self) -> bool:
+        """Show the run log's snapshot; if there is none, end (or come back). True if live."""
         snapshot = await runlog.current().snapshot(self.run_id)
         if snapshot is not None:
             self.seq = snapshot.seq
             await self._send_panes(snapshot.panes)
-            await self._send("status", run=run)
-            return
+            await self._send("status", run=await _reload(self.run_id))
+            return True
         run = await _reload(self.run_id)  # it may have ended since it was read above
         if run.is_live:
             # Live, yet no log: its store restarted a moment ago, and the follower writes it
             # back with its next frame. Come back in a moment (1013: try again later).
             await self.close(code=TRY_AGAIN)
-            return
+            return False
         await self._end(run)
+        return False
+
+    async def _watch(self) -> None:
+        """A busy channel layer may drop an event (channels-redis drops what finds a worker's
+        inbox full): every few seconds, a run that has left the log ends here too."""
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            if not await runlog.current().exists(self.run_id):
+                await self._end(await _reload(self.run_id))
+                return
 
     async def disconnect(self, code: int) -> None:
+        if watchdog := getattr(self, "watchdog", None):
+            watchdog.cancel()
         await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
@@ -74,6 +95,10 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
 
     async def run_output(self, event: dict) -> None:
         if event["seq"] <= self.seq:
+            return
+        if event["seq"] > self.seq + 1:
+            # Frames went missing on the way (a dropped event): the log has them all.
+            await self._catch_up()
             return
         self.seq = event["seq"]
         await self._send(
@@ -92,6 +117,9 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         await self._end(await _reload(self.run_id))
 
     async def _end(self, run: Run) -> None:
+        if self.ended:
+            return  # the end event and the watchdog may both find it
+        self.ended = True
         await self._send_panes(run.panes)
         await self._send("status", run=run)
         if extra := await _end_fragments(run):

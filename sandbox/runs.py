@@ -225,9 +225,8 @@ async def _follow_request(run_id: str, spec: dict) -> None:
     run = await Run.objects.filter(pk=run_id, state__in=Run.LIVE_STATES).afirst()
     if run is None or run_id in LIVE:
         return  # given up on meanwhile, or a repeated request
-    live = LiveRun(run_id, [Pane(part.name) for part in spec.containers()])
+    live = LIVE[run_id] = LiveRun(run_id, [Pane(part.name) for part in spec.containers()])
     live.engine = await hosts.choose(Counter(other.engine for other in LIVE.values()))
-    LIVE[run_id] = live
     task = asyncio.get_running_loop().create_task(_follow(run, spec))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)

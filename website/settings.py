@@ -126,9 +126,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # A flood is coalesced to 20 frames a second per pane, so 1,000 waiting messages per
-            # socket is seconds of slack; group membership outlives any class.
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            # channels-redis keeps one inbox per process for all its sockets, and drops what
+            # finds it full: room for a busy worker's seconds of frames. (A socket that still
+            # misses a frame catches up from the run log: sandbox/consumers.py.)
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 20000, "expiry": 60},
         }
     }
 else:

@@ -128,7 +128,14 @@ class Student:
                     origin=self.base,
                     open_timeout=10,
                 ) as socket:
-                    async for frame in socket:
+                    while True:
+                        remaining = deadline - time.monotonic()
+                        try:
+                            frame = await asyncio.wait_for(socket.recv(), max(remaining, 0.1))
+                        except TimeoutError:
+                            raise StudentError(
+                                f"run {result.run_id}: no end in {timeout} s"
+                            ) from None
                         result.frames.append(frame)
                         for pane, swap, text in OUTPUT.findall(frame):
                             text = html.unescape(text)

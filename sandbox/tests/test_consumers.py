@@ -96,3 +96,51 @@ async def test_a_watch_check_registered_by_another_app_lets_a_viewer_in(alice, b
         await runs.wait_for_all()
     assert code == 1000
     assert "shared" in "".join(frames)
+
+
+async def _until(comm: WebsocketCommunicator, text: str) -> list[str]:
+    frames = []
+    while not any(text in frame for frame in frames):
+        frames.append((await comm.receive_output(timeout=20))["text"])
+    return frames
+
+
+async def test_a_socket_that_missed_frames_catches_up_from_the_run_log(alice):
+    from channels.layers import get_channel_layer
+
+    run = await runs.start_run(spec(alice, "echo first; sleep 1.5; echo second"))
+    comm = communicator(run, alice)
+    await comm.connect()
+    await _until(comm, "first")
+    # An event that says frames came before it that this socket never got (a dropped event):
+    # the socket shows the log's copy instead, never a gap.
+    seq = runs.LIVE[str(run.id)].seq
+    await get_channel_layer().group_send(
+        runs.group_name(run.id),
+        {"type": "run.output", "seq": seq + 3, "pane": 0, "text": "BOGUS", "dropped": 0},
+    )
+    frames, code = await receive_all(comm)
+    await runs.wait_for_all()
+    page = "".join(frames)
+    assert "BOGUS" not in page
+    assert 'hx-swap-oob="innerHTML"><span>first\n</span>' in page  # replaced from the log
+    assert "second" in page and code == 1000
+
+
+async def test_a_socket_that_missed_the_end_still_ends(alice, monkeypatch):
+    from sandbox import consumers
+
+    monkeypatch.setattr(consumers, "WATCH_SECONDS", 0.3)
+    publish = runs._publish
+
+    async def dropping_the_end(run_id, event):
+        if event["type"] != "run.ended":  # as if the end were dropped on the way
+            await publish(run_id, event)
+
+    monkeypatch.setattr(runs, "_publish", dropping_the_end)
+    run = await runs.start_run(spec(alice, "echo only; sleep 1"))
+    comm = communicator(run, alice)
+    await comm.connect()
+    await runs.wait_for_all()
+    frames, code = await receive_all(comm)
+    assert code == 1000 and "종료 코드 0" in "".join(frames)
