@@ -26,7 +26,7 @@ setup: $(VENV)/.installed node_modules/.installed
 
 run: setup
 	@echo "배움: http://127.0.0.1:$(PORT)/"
-	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) website.asgi:application
+	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) --websocket_connect_timeout 30 website.asgi:application
 
 test: $(VENV)/.dev-installed node_modules/.installed
 	$(PY) manage.py build_lab_images --if-missing

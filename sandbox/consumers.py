@@ -91,10 +91,13 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         pass  # output sockets are one-way
 
     async def run_status(self, event: dict) -> None:
-        await self._send("status", run=await _reload(self.run_id))
+        if not self.ended:
+            await self._send("status", run=await _reload(self.run_id))
 
     async def run_output(self, event: dict) -> None:
-        if event["seq"] <= self.seq:
+        # Once ended (the watchdog may end it while frames still wait in the inbox), the page
+        # shows the saved transcript: a late frame would repeat what it has.
+        if self.ended or event["seq"] <= self.seq:
             return
         if event["seq"] > self.seq + 1:
             # Frames went missing on the way (a dropped event): the log has them all.
@@ -110,6 +113,8 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         )
 
     async def run_pane(self, event: dict) -> None:
+        if self.ended:
+            return
         index = event["pane"]
         await self._send("pane-head", run_id=self.run_id, index=index, pane=event["head"])
 

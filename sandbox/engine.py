@@ -397,6 +397,7 @@ class LabelledContainer:
     id: str
     run_id: str
     status: str
+    created: float = 0.0  # seconds since the epoch
 
 
 def labelled_containers(namespace: str | None = None) -> list[LabelledContainer]:
@@ -406,7 +407,8 @@ def labelled_containers(namespace: str | None = None) -> list[LabelledContainer]
     with _engine_call() as client:
         found = client.api.containers(all=True, filters={"label": label})
         return [
-            LabelledContainer(c["Id"], c["Labels"].get(RUN_LABEL, ""), c["State"]) for c in found
+            LabelledContainer(c["Id"], c["Labels"].get(RUN_LABEL, ""), c["State"], c["Created"])
+            for c in found
         ]
 
 

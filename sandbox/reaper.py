@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import suppress
 
 from django.utils import timezone
@@ -15,19 +16,32 @@ from sandbox.models import Run
 
 log = logging.getLogger(__name__)
 
+# Containers younger than this are never reaped by the background reaper (see reap_orphans).
+GRACE_SECONDS = 30
+
 RESTARTED_MESSAGE = gettext_lazy(
     "서버가 다시 시작되어 이 실행을 이어서 볼 수 없어요. 다시 실행해 주세요."
 )
 
 
-def reap_orphans() -> int:
-    """Remove this deployment's containers and networks that no run followed here owns."""
+def reap_orphans(grace_seconds: float = 0) -> int:
+    """Remove this deployment's containers and networks that no run followed here owns.
+
+    The reaper runs in a thread of its own while the event loop makes containers, so it lists
+    the engine's first and asks who holds them second (a container made in between is not in
+    the list); the background reaper also spares containers younger than `grace_seconds`, as a
+    warm container being handed to a run is, for a moment, in neither the pool nor the run.
+    """
+    listed = engine.labelled_containers()
     followed = set(runs.LIVE) | orchestra.held_ids()
     held = pool.held_container_ids() | playgrounds.held_container_ids()
     for live in list(runs.LIVE.values()):
         held.update(live.made.containers)  # warm containers carry their pool's label
     removed = 0
-    for container in engine.labelled_containers():
+    young = time.time() - grace_seconds
+    for container in listed:
+        if grace_seconds and container.created > young:
+            continue
         if container.run_id not in followed and container.id not in held:
             engine.remove(container.id)
             removed += 1
@@ -82,7 +96,7 @@ def _reap_forever(interval: float, stop: threading.Event) -> None:
         for endpoint in hosts.reaped_engines():
             try:
                 with engine.use(endpoint):
-                    reap_orphans()
+                    reap_orphans(grace_seconds=GRACE_SECONDS)
                     builds.expire_builds()
                     orchestra.expire_due()
                     engine.remove_volumes()  # unused ones only: in-use volumes refuse removal

@@ -49,7 +49,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(playgrounds.group_name(owner_id), self.channel_name)
 
     async def _hello(self, view: dict) -> None:
-        self.seq = view["seq"]
+        self.seq, self.playground_id = view["seq"], view["id"]
         await self._send_json(
             {
                 "type": "hello",
@@ -106,6 +106,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def terminal_output(self, event: dict) -> None:
         if event["seq"] <= self.seq:
             return
+        if event["seq"] > self.seq + 1:
+            # Frames went missing on the way (a dropped event): redraw from the scrollback.
+            with suppress(engine.EngineUnavailable, engine.EngineError):
+                view = await playgrounds.request_watch(self.owner_id, self.playground_id)
+                if view is not None:
+                    await self._hello(view)
+                    return
         self.seq = event["seq"]
         await self._send_json({"type": "output", "data": event["data"]})
 

@@ -25,6 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_DOCKER = "unix:///nonexistent/docker.sock"
+# Under a class's load a websocket handshake may wait its turn for the database: give it 30 s,
+# not daphne's default 5 s (after which daphne drops the connection).
+DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "--websocket_connect_timeout", "30"]
 
 NGINX_CONF = """
 worker_processes 1;
@@ -158,8 +161,7 @@ class Cluster:
 
     def start_worker(self, index: int) -> None:
         env = {**self.env, "DOCKER_HOST": NO_DOCKER}
-        args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
-        args += ["-p", str(self.worker_ports[index]), "website.asgi:application"]
+        args = [*DAPHNE, "-p", str(self.worker_ports[index]), "website.asgi:application"]
         name = f"worker{index}"
         process = self._spawn(name, args, env)
         wait_for_port(self.worker_ports[index], process, self.folder / f"{name}.log")
@@ -188,8 +190,7 @@ class Cluster:
     def start_nginx(self) -> None:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         servers = "\n".join(
-            f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=3s;"
-            for port in self.worker_ports
+            f"    server 127.0.0.1:{port} max_fails=0;" for port in self.worker_ports
         )
         conf = self.folder / "nginx.conf"
         conf.write_text(NGINX_CONF.format(folder=self.folder, servers=servers, port=self.port))
@@ -270,8 +271,7 @@ class SingleServer(Cluster):
     def start(self) -> SingleServer:
         try:
             self.manage("migrate", "--verbosity", "0")
-            args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
-            args += ["-p", str(self.worker_ports[0]), "website.asgi:application"]
+            args = [*DAPHNE, "-p", str(self.worker_ports[0]), "website.asgi:application"]
             process = self._spawn("worker0", args)
             wait_for_port(self.worker_ports[0], process, self.folder / "worker0.log")
         except Exception:

@@ -79,3 +79,11 @@ def test_a_restarted_server_marks_runs_it_cannot_follow_and_reaps_their_containe
     assert run.state == Run.State.FAILED
     assert "다시 시작" in run.message and run.ended_at is not None
     assert not engine.labelled_containers()
+
+
+def test_the_background_reaper_spares_containers_younger_than_its_grace(alice):
+    # A container nobody holds, made a moment ago: a warm one being handed to a run looks so.
+    container = engine.create_container(engine.ContainerSpec("baeum/lab", "sleep 100", "young"))
+    assert reap_orphans(grace_seconds=30) == 0
+    assert reap_orphans() == 1  # at start-up, or by hand, nothing is young enough to wait for
+    assert container not in {c.id for c in engine.labelled_containers()}

@@ -86,6 +86,25 @@ async def test_reattaching_finds_the_same_playground_and_its_screen(alice, clean
     await again.close()
 
 
+async def test_a_screen_that_missed_output_is_redrawn_from_the_scrollback(alice, cleanup):
+    from channels.layers import get_channel_layer
+
+    screen = Screen(alice)
+    await screen.open()
+    await screen.type("echo kept-$((2+3))\r")
+    await screen.wait_for("kept-5")
+    live = playgrounds.LIVE[alice.pk]
+    # A frame numbered past one this screen never got (a dropped event): it redraws.
+    await get_channel_layer().group_send(
+        playgrounds.group_name(alice.pk),
+        {"type": "terminal.output", "data": "BOGUS", "seq": live.seq + 2},
+    )
+    redrawn = await screen.next()
+    assert redrawn["type"] == "hello" and "kept-5" in redrawn["scrollback"]
+    assert "BOGUS" not in redrawn["scrollback"]
+    await screen.close()
+
+
 async def test_another_user_and_anonymous_are_refused(alice, bob, cleanup):
     mine = Screen(alice)
     await mine.open()
