@@ -313,7 +313,11 @@ class OutputStream:
 
 
 def attach(container_id: str, stdin: bool = False, tty: bool = False) -> OutputStream:
-    params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
+    """Attach to a container that has not started yet (every caller attaches first, then
+    starts), so the live stream is all its output. Not `logs=1`: the engine replays the log
+    file in the background after answering, and under load a first line written meanwhile
+    arrived twice, once from the log and once live (found by `make bench-load`)."""
+    params = {"stdout": 1, "stderr": 1, "stream": 1}
     if stdin or tty:
         params["stdin"] = 1
     with _engine_call() as client:

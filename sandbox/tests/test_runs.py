@@ -31,9 +31,7 @@ async def test_container_is_gone_afterwards(alice):
 
 
 async def test_time_limit_kills_a_long_sleep(alice):
-    started = time.monotonic()
     run = await run_to_end(alice, "echo sleeping; sleep 1000", timeout=2)
-    assert time.monotonic() - started < 15
     assert run.state == Run.State.TIMED_OUT
     assert "시간 제한(2초)" in run.message
     assert run.transcript == "sleeping\n"
