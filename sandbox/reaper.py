@@ -91,23 +91,29 @@ async def tell_abandoned(run_ids: list[str]) -> None:
         await runs.publish_ended(run_id)
 
 
+def reap_everywhere(grace_seconds: float) -> None:
+    """One round on every engine: orphaned containers, networks, services, old builds and labs,
+    unused volumes. An engine that does not answer is tried again next round."""
+    for endpoint in hosts.reaped_engines():
+        try:
+            with engine.use(endpoint):
+                reap_orphans(grace_seconds=grace_seconds)
+                builds.expire_builds()
+                orchestra.expire_due()
+                engine.remove_volumes()  # unused ones only: in-use volumes refuse removal
+        except (engine.EngineUnavailable, engine.EngineError) as error:
+            log.warning("reaper: engine %r unavailable (%s); will try again", endpoint, error)
+
+
 def _reap_forever(interval: float, stop: threading.Event) -> None:
-    while True:
-        for endpoint in hosts.reaped_engines():
-            try:
-                with engine.use(endpoint):
-                    reap_orphans(grace_seconds=GRACE_SECONDS)
-                    builds.expire_builds()
-                    orchestra.expire_due()
-                    engine.remove_volumes()  # unused ones only: in-use volumes refuse removal
-            except (engine.EngineUnavailable, engine.EngineError) as error:
-                log.warning("reaper: engine %r unavailable (%s); will try again", endpoint, error)
-        if stop.wait(interval):
-            return
+    while not stop.wait(interval):
+        reap_everywhere(grace_seconds=GRACE_SECONDS)
 
 
 def start_background_reaper(interval: float) -> threading.Event:
-    """Reap now and every `interval` seconds in a daemon thread; set the event to stop."""
+    """Reap every `interval` seconds in a daemon thread; set the event to stop. Call
+    `reap_everywhere(0)` first, before serving: then nothing can be in flight, so nothing needs
+    sparing, and what a previous life left goes at once."""
     stop = threading.Event()
     threading.Thread(
         target=_reap_forever, args=(interval, stop), daemon=True, name="sandbox-reaper"

@@ -11,7 +11,11 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from lessons.catalogue import catalogue  # noqa: E402
-from sandbox.reaper import abandon_unfollowed_runs, start_background_reaper  # noqa: E402
+from sandbox.reaper import (  # noqa: E402
+    abandon_unfollowed_runs,
+    reap_everywhere,
+    start_background_reaper,
+)
 from website.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -27,6 +31,7 @@ application = ProtocolTypeRouter(
 # never talks to the Docker Engine.
 if settings.SANDBOX_SUPERVISOR == "inside":
     abandon_unfollowed_runs()
+    reap_everywhere(grace_seconds=0)
     start_background_reaper(settings.SANDBOX_REAP_SECONDS)
 # Read the lessons now, not on the first student's request (about half a second).
 catalogue()

@@ -6,7 +6,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox import pool, supervisor
-from sandbox.reaper import abandon_unfollowed_runs, start_background_reaper, tell_abandoned
+from sandbox.reaper import (
+    abandon_unfollowed_runs,
+    reap_everywhere,
+    start_background_reaper,
+    tell_abandoned,
+)
 
 log = logging.getLogger("sandbox.supervisor")
 
@@ -31,6 +36,7 @@ class Command(BaseCommand):
         await tell_abandoned(abandoned)
         if abandoned:
             log.info("marked %d run(s) of a previous supervisor as abandoned", len(abandoned))
+        await asyncio.to_thread(reap_everywhere, 0)  # before listening: nothing in flight yet
         reaper = start_background_reaper(settings.SANDBOX_REAP_SECONDS)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
