@@ -109,14 +109,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Runs are followed by the server while requests write too: wait for the lock, don't fail.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
-if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    # A pool per process (psycopg_pool): an ASGI server's threads would otherwise open (and
-    # PostgreSQL fork) a connection for nearly every query.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": envint("DATABASE_POOL_SIZE", 10),
-        "timeout": 20,
-    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One process by default: the in-memory layer. Scale-out swaps it for Redis by settings alone
