@@ -12,16 +12,13 @@ from django.views.decorators.http import require_GET, require_POST
 from lessons.catalogue import BuildExercise, Lesson, catalogue
 from lessons.checks import exercise_of, run_label
 from lessons.classes import student_changed
+from lessons.lookups import block_or_404
 from sandbox import builds, engine, runs
 from sandbox.models import Build
 
 
 def _block(slug: str, block_id: str) -> tuple[Lesson, BuildExercise]:
-    lesson = catalogue().get(slug)
-    block = lesson.builds.get(block_id) if lesson else None
-    if block is None:
-        raise Http404(_("빌드 실습을 찾을 수 없어요."))
-    return lesson, block
+    return block_or_404(slug, "builds", block_id, _("빌드 실습을 찾을 수 없어요."))
 
 
 def versions_of(user, lesson: Lesson, block: BuildExercise) -> list[Build]:

@@ -6,23 +6,20 @@ from collections import Counter
 
 from channels.db import database_sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from lessons.catalogue import Lesson, OrchestraLab, catalogue
+from lessons.catalogue import Lesson, OrchestraLab
+from lessons.lookups import block_or_404
 from lessons.models import Attempt
 from lessons.progress import record
 from sandbox import engine, lab_requests, orchestra
 
 
 def _lab(slug: str, lab_id: str) -> tuple[Lesson, OrchestraLab]:
-    lesson = catalogue().get(slug)
-    lab = lesson.labs.get(lab_id) if lesson else None
-    if lab is None:
-        raise Http404(_("실습을 찾을 수 없어요."))
-    return lesson, lab
+    return block_or_404(slug, "labs", lab_id, _("실습을 찾을 수 없어요."))
 
 
 def _problem(request, message: str) -> HttpResponse:

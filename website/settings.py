@@ -19,20 +19,20 @@ def envbool(name: str, default: str) -> bool:
     raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
-def envint(name: str, default: int) -> int:
+def _envnumber(name: str, default, cast, what: str):
     value = os.environ.get(name, str(default))
     try:
-        return int(value)
+        return cast(value)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+        raise ValueError(f"{name} must be {what}, not {value!r}") from None
+
+
+def envint(name: str, default: int) -> int:
+    return _envnumber(name, default, int, "a whole number")
 
 
 def envfloat(name: str, default: float) -> float:
-    value = os.environ.get(name, str(default))
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    return _envnumber(name, default, float, "a number")
 
 
 def _secret_key() -> str:
