@@ -7,6 +7,7 @@ validated when the file loads; a mistake names the file and line.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -83,11 +84,25 @@ class Exercise:
     containers: tuple[Container, ...] = ()
     in_turn: bool = False  # the containers run one after another, not together
     volume: str | None = None  # the student's named volume, mounted at /data
+    # A plausible mistake that must not pass `expect`: another command, or (for `containers`)
+    # other commands for some of the containers, by name.
+    wrong: str = ""
+    wrong_containers: tuple[Container, ...] = ()
     line: int = 0
 
     @property
     def is_single(self) -> bool:
         return not self.containers and self.repeat == 1
+
+    @property
+    def has_wrong(self) -> bool:
+        return bool(self.wrong or self.wrong_containers)
+
+    def mistaken(self) -> Exercise:
+        """This exercise as a student who made its plausible mistake would run it."""
+        if self.wrong_containers:
+            return dataclasses.replace(self, containers=self.wrong_containers)
+        return dataclasses.replace(self, command=self.wrong)
 
 
 @dataclass(frozen=True)
@@ -356,6 +371,7 @@ def _exercise(path: Path, line: int, data: dict) -> Exercise:
         "containers",
         "in_turn",
         "volume",
+        "wrong",
     }
     _check_keys(path, line, data, allowed)
     block_id = _block_id(path, line, data)
@@ -400,8 +416,34 @@ def _exercise(path: Path, line: int, data: dict) -> Exercise:
         in_turn=in_turn,
         volume=volume,
         expect=_expect(path, line, data.get("expect")),
+        **_wrong(path, line, data.get("wrong"), command, containers),
         line=line,
     )
+
+
+def _wrong(
+    path: Path, line: int, raw: object, command: str, containers: tuple[Container, ...]
+) -> dict:
+    """`wrong`: a command (or, with `containers`, {name: command}) that must not pass."""
+    if raw is None:
+        return {}
+    if not containers:
+        wrong = _command(path, line, raw)
+        if wrong == command:
+            raise LessonError(f"{path}:{line}: wrong이 command와 같습니다")
+        return {"wrong": wrong}
+    names = {c.name for c in containers}
+    if not isinstance(raw, dict) or not raw or not set(raw) <= names:
+        raise LessonError(
+            f"{path}:{line}: containers가 있으면 wrong은 {{컨테이너 이름: 명령}} 매핑입니다"
+        )
+    commands = {str(name): _command(path, line, wrong) for name, wrong in raw.items()}
+    changed = tuple(
+        dataclasses.replace(c, command=commands.get(c.name, c.command)) for c in containers
+    )
+    if changed == containers:
+        raise LessonError(f"{path}:{line}: wrong이 containers의 명령과 같습니다")
+    return {"wrong_containers": changed}
 
 
 def _containers(path: Path, line: int, raw: object) -> tuple[Container, ...]:

@@ -69,6 +69,47 @@ def test_a_mistake_names_the_file_and_line(tmp_path, block, error):
     assert "docker-09-test.md:" in str(raised.value)
 
 
+def test_an_exercise_keeps_its_plausible_mistake(tmp_path):
+    lesson = load_lesson(
+        write(
+            tmp_path,
+            "```exercise\nid: a\ntitle: t\ncommand: echo hi\nwrong: echo bye\n"
+            "expect: {output: hi}\n```\n\n"
+            "```exercise\nid: b\ntitle: t\nexpect: {exit_code: 0}\n"
+            "containers:\n- {name: web, command: httpd}\n- {name: c, command: wget web, main: true}\n"
+            "wrong: {c: wget nowhere}\n```\n",
+        )
+    )
+    single, together = lesson.exercises["a"], lesson.exercises["b"]
+    assert single.has_wrong and single.mistaken().command == "echo bye"
+    assert single.command == "echo hi"
+    assert [c.command for c in together.mistaken().containers] == ["httpd", "wget nowhere"]
+    assert [c.command for c in together.containers] == ["httpd", "wget web"]
+
+
+@pytest.mark.parametrize(
+    ("block", "error"),
+    [
+        ("command: echo hi\nwrong: echo hi\n", "wrong이 command와 같습니다"),
+        ("command: echo hi\nwrong: ''\n", "command가 비어"),
+        (
+            "containers:\n- {name: a, command: x}\n- {name: b, command: y, main: true}\n"
+            "wrong: {z: echo}\n",
+            "매핑",
+        ),
+        (
+            "containers:\n- {name: a, command: x}\n- {name: b, command: y, main: true}\n"
+            "wrong: echo\n",
+            "매핑",
+        ),
+    ],
+)
+def test_a_wrong_that_is_not_a_mistake_is_refused(tmp_path, block, error):
+    text = f"```exercise\nid: a\ntitle: t\nexpect: {{exit_code: 0}}\n{block}```\n"
+    with pytest.raises(LessonError, match=error):
+        load_lesson(write(tmp_path, text))
+
+
 def test_an_id_used_twice_is_refused(tmp_path):
     block = "```exercise\nid: a\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\n```\n"
     with pytest.raises(LessonError, match="두 번"):

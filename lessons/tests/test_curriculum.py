@@ -1,5 +1,6 @@
-"""The course itself under test: every exercise passes its own check in the real lab image,
-and every question has exactly the answers it claims."""
+"""The course itself under test: every exercise passes its own check in the real lab image and
+its plausible mistake (`wrong`) fails it, and every question has exactly the answers it
+claims."""
 
 import pytest
 
@@ -32,6 +33,21 @@ async def test_every_exercise_passes_its_own_check(alice, lesson, exercise):
     run = await Run.objects.aget(pk=run.pk)
     passed, reason = verdict(run, exercise)
     assert passed, f"{reason}\n--- output ---\n{run.transcript[-2000:]}"
+
+
+WRONGS = [param for param in EXERCISES if param.values[1].has_wrong]
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("lesson", "exercise"), WRONGS)
+async def test_every_exercise_fails_its_plausible_mistake(alice, lesson, exercise):
+    mistaken = exercise.mistaken()
+    run = await runs.start_run(_run_spec(lesson, mistaken, mistaken.command, alice.pk))
+    await runs.wait_for_all()
+    run = await Run.objects.aget(pk=run.pk)
+    passed, _reason = verdict(run, exercise)
+    assert not passed, f"the mistake passed\n--- output ---\n{run.transcript[-2000:]}"
 
 
 @pytest.mark.parametrize(("lesson", "question"), QUESTIONS)
