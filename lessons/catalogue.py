@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import html as html_module
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,11 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 BLOCK_KINDS = ("exercise", "question", "check", "terminal", "build", "orchestra")
 LAB_GOALS = ("apply", "heal", "scale", "update", "rollback", "balance")
 MAX_CHECK_TIMEOUT = 30
+# The time a lesson takes, as a student spends it: its prose read at about 500 characters a
+# minute (Korean), and each activity done once.
+READING_CHARS_PER_MINUTE = 500
+MINUTES_PER_ACTIVITY = 2  # an exercise, a build, an orchestration lab, a terminal check
+MINUTES_PER_QUESTION = 1
 
 
 class LessonError(ValueError):
@@ -199,10 +205,23 @@ class Lesson:
     checks: dict[str, Check] = field(hash=False, default_factory=dict)
     builds: dict[str, BuildExercise] = field(hash=False, default_factory=dict)
     labs: dict[str, OrchestraLab] = field(hash=False, default_factory=dict)
+    prose_chars: int = 0  # the text a student reads: prose and code samples, not the blocks
 
     @property
     def track_name(self) -> str:
         return TRACKS[self.track]
+
+    @property
+    def estimated_minutes(self) -> int:
+        """Reading plus activities, by the rule in DESIGN.md (compared with `minutes` in the
+        curriculum tests)."""
+        activities = len(self.exercises) + len(self.builds) + len(self.labs) + len(self.checks)
+        minutes = (
+            self.prose_chars / READING_CHARS_PER_MINUTE
+            + MINUTES_PER_ACTIVITY * activities
+            + MINUTES_PER_QUESTION * len(self.questions)
+        )
+        return max(1, round(minutes))
 
 
 def _renderer() -> markdown.Markdown:
@@ -222,10 +241,13 @@ def load_lesson(path: Path) -> Lesson:
     builds: dict[str, BuildExercise] = {}
     labs: dict[str, OrchestraLab] = {}
     renderer = _renderer()
+    prose_chars = 0
 
     def flush(prose: list[str]) -> None:
+        nonlocal prose_chars
         if "".join(prose).strip():
             html = renderer.reset().convert("\n".join(prose))
+            prose_chars += _text_length(html)
             # Wide samples scroll sideways inside their box; keyboard users must reach it too.
             html = html.replace("<pre>", '<pre tabindex="0">')
             parts.append(Part("html", html=html))
@@ -286,8 +308,16 @@ def load_lesson(path: Path) -> Lesson:
         checks=checks,
         builds=builds,
         labs=labs,
+        prose_chars=prose_chars,
         **meta,
     )
+
+
+def _text_length(html: str) -> int:
+    """Characters a reader reads in rendered prose: the text without tags, runs of white space
+    counted as one."""
+    text = html_module.unescape(re.sub(r"<[^>]+>", " ", html))
+    return len(re.sub(r"\s+", " ", text).strip())
 
 
 def _split_front_matter(path: Path, text: str) -> tuple[dict, str, int]:

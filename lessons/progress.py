@@ -96,6 +96,11 @@ class TrackProgress:
     def percent(self) -> int:
         return round(100 * self.done / len(self.lessons)) if self.lessons else 0
 
+    @property
+    def minutes(self) -> int:
+        """The declared minutes of the track's lessons (honest: reading plus activities)."""
+        return sum(p.lesson.minutes for p in self.lessons)
+
 
 def course_progress(user) -> list[TrackProgress]:
     found = _attempts_by_lesson(user)

@@ -22,7 +22,9 @@ from sandbox.models import Run
 
 
 def course(request: HttpRequest) -> HttpResponse:
-    return render(request, "lessons/course.html", {"tracks": course_progress(request.user)})
+    tracks = course_progress(request.user)
+    minutes = sum(track.minutes for track in tracks)
+    return render(request, "lessons/course.html", {"tracks": tracks, "minutes": minutes})
 
 
 def _lesson_or_404(slug: str) -> Lesson:

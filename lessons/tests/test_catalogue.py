@@ -127,3 +127,13 @@ def test_every_shipped_lesson_loads():
     for lesson in lessons.values():
         assert lesson.parts and lesson.title
         assert lesson.exercises or lesson.questions, f"{lesson.slug} has nothing to do"
+
+
+def test_a_lessons_estimate_is_its_reading_plus_its_activities(tmp_path):
+    prose = "가" * 1500  # three minutes at 500 characters a minute
+    exercise = "```exercise\nid: a\ntitle: 제목 " + "길게" * 400 + "\ncommand: echo\n"
+    exercise += "expect: {exit_code: 0}\n```\n"  # the block's YAML is not reading
+    question = "```question\nid: q\nask: 무엇?\nanswer: 가\nexplain: 가예요\n```\n"
+    lesson = load_lesson(write(tmp_path, f"{prose}\n\n{exercise}\n{question}"))
+    assert lesson.prose_chars == 1500
+    assert lesson.estimated_minutes == 3 + 2 + 1

@@ -74,8 +74,26 @@ def test_every_lesson_opens_with_goals_and_ends_with_a_summary(lesson):
     html = "".join(part.html for part in lesson.parts if part.kind == "html")
     assert "이 장에서 할 수 있게 되는 것" in html
     assert "정리" in html[-3000:]
-    assert 5 <= lesson.minutes <= 12
+    assert 5 <= lesson.minutes <= MAX_LESSON_MINUTES
     assert lesson.exercises or lesson.questions
+
+
+MAX_LESSON_MINUTES = 15
+
+
+@pytest.mark.parametrize("lesson", [pytest.param(ls, id=ls.slug) for ls in catalogue().values()])
+def test_every_lesson_declares_the_minutes_it_takes(lesson):
+    """Reading plus activities (the rule in DESIGN.md), within a quarter or two minutes."""
+    declared, estimate = lesson.minutes, lesson.estimated_minutes
+    assert abs(declared - estimate) <= max(2, 0.25 * estimate), (
+        f"declared {declared}, estimated {estimate}"
+    )
+
+
+@pytest.mark.parametrize("lesson", [pytest.param(ls, id=ls.slug) for ls in catalogue().values()])
+def test_no_lesson_takes_more_than_a_quarter_hour(lesson):
+    estimate = lesson.estimated_minutes
+    assert estimate <= MAX_LESSON_MINUTES, f"{estimate} minutes: split it"
 
 
 BUILDS = every("builds")

@@ -29,6 +29,15 @@ def test_the_course_page_lists_the_lesson(client):
 
 
 @pytest.mark.django_db
+def test_the_course_page_adds_up_the_minutes_of_every_lesson(client):
+    from lessons.catalogue import catalogue
+
+    page = client.get(reverse("course")).content.decode()
+    total = sum(lesson.minutes for lesson in catalogue().values())
+    assert f"모두 합쳐 약 {total}분" in page
+
+
+@pytest.mark.django_db
 def test_an_unknown_lesson_is_a_404(client):
     assert client.get(reverse("lesson_detail", args=["docker-99-nothing"])).status_code == 404
 
