@@ -1,7 +1,8 @@
 """Image builds of students' Dockerfiles, on the real engine, streamed step by step.
 
-Safety before anything is sent: size caps on the Dockerfile and its files, FROM only the lab
-images, no USER root, no remote ADD. During the build: no network for RUN steps, the build API's
+Safety before anything is sent: size caps on the Dockerfile and its files, then the Dockerfile
+evaluated as the builder will and judged (`dockerfile_rules`: FROM only the lab images, never
+root, nothing fetched from outside the context). During the build: no network for RUN steps, the build API's
 memory and CPU limits, a time limit. Afterwards: images are namespaced per student
 (`baeum-build/u<id>-<label>`), at most SANDBOX_BUILD_IMAGES per student (oldest removed), and
 removed when they expire.
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sandbox import engine, supervisor
+from sandbox import dockerfile_rules, engine, supervisor
 from sandbox.images import LAB_IMAGES
 from sandbox.models import Build
 
@@ -60,23 +61,6 @@ def repository_for(owner_id: int, label: str) -> str:
     return f"baeum-build/u{owner_id}-{slug}"
 
 
-def instructions(dockerfile: str) -> list[str]:
-    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
-    found, current = [], ""
-    for raw in dockerfile.splitlines():
-        line = raw.strip()
-        if not current and (not line or line.startswith("#")):
-            continue
-        if line.endswith("\\"):
-            current += line[:-1] + " "
-            continue
-        found.append((current + line).strip())
-        current = ""
-    if current.strip():
-        found.append(current.strip())
-    return found
-
-
 def validate(spec: BuildSpec) -> None:
     if len(spec.dockerfile.encode()) > MAX_DOCKERFILE_BYTES:
         raise BuildRefused(
@@ -89,30 +73,10 @@ def validate(spec: BuildSpec) -> None:
             raise BuildRefused(_("파일 이름 {name}은(는) 쓸 수 없어요.").format(name=name))
         if len(content.encode()) > MAX_FILE_BYTES:
             raise BuildRefused(_("{name} 파일이 너무 커요.").format(name=name))
-    steps = instructions(spec.dockerfile)
-    if not steps or not steps[0].upper().startswith(("FROM ", "ARG ")):
-        raise BuildRefused(_("Dockerfile은 FROM으로 시작해야 해요."))
-    stages: set[str] = set()
-    for step in steps:
-        word, _space, rest = step.partition(" ")
-        word = word.upper()
-        if word == "FROM":
-            parts = rest.split()
-            base = parts[0] if parts else ""
-            if base not in LAB_IMAGES and base not in stages:
-                raise BuildRefused(
-                    _("FROM에는 실습 이미지({allowed})만 쓸 수 있어요: {base}").format(
-                        allowed=", ".join(LAB_IMAGES), base=base
-                    )
-                )
-            if len(parts) == 3 and parts[1].upper() == "AS":
-                stages.add(parts[2])
-        elif word == "USER" and rest.split(":")[0].strip() in {"root", "0"}:
-            raise BuildRefused(_("USER root는 쓸 수 없어요. 실습 이미지는 일반 사용자로 돌아요."))
-        elif word == "ADD" and re.search(r"\b(https?|git)://", rest):
-            raise BuildRefused(
-                _("ADD로 인터넷에서 파일을 받을 수 없어요. 빌드에는 네트워크가 없어요.")
-            )
+    try:
+        dockerfile_rules.check(spec.dockerfile, set(LAB_IMAGES))
+    except dockerfile_rules.Refused as error:
+        raise BuildRefused(str(error)) from error
 
 
 def context_tar(spec: BuildSpec) -> bytes:

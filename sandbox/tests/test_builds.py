@@ -64,8 +64,8 @@ async def test_the_layer_table_matches_docker_history(alice, cleanup):
     ("dockerfile", "files", "reason"),
     [
         ("FROM alpine:3.20\n", {}, "실습 이미지"),
-        ("FROM baeum/lab\nUSER root\n", {}, "USER root"),
-        ("FROM baeum/lab\nADD https://example.com/x /x\n", {}, "네트워크"),
+        ("FROM baeum/lab\nUSER root\n", {}, "USER에는 0이 아닌"),
+        ("FROM baeum/lab\nADD https://example.com/x /x\n", {}, "ADD는 쓸 수 없어요"),
         ("FROM baeum/lab\n" + "RUN true\n" * 1000, {}, "너무 커요"),
         ("FROM baeum/lab\n", {"big.txt": "x" * 70000}, "너무 커요"),
         ("FROM baeum/lab\n", {"../escape": "x"}, "쓸 수 없어요"),
