@@ -111,13 +111,12 @@ def check(text: str, lab_images: set[str]) -> None:
             _check_id(_one(command, stage.scope(), where), where, "USER")
         elif word == "COPY":
             _check_copy(flags, stage.scope(), stages, lab_images, where)
-        elif word == "RUN" and flags:
-            raise Refused(_("{where}: RUN에는 옵션을 붙일 수 없어요.").format(where=where))
 
 
 _REFUSALS = {
     "ADD": "{where}: ADD는 쓸 수 없어요. ADD는 인터넷 주소나 git 저장소에서 파일을 받아 오고 "
-    "압축 파일을 풀어 넣을 수 있어서, 여기서는 막아 두었어요. 빌드 컨텍스트의 파일은 COPY로 넣어요.",
+    "압축 파일을 풀어 넣을 수 있어서, 여기서는 막아 두었어요. "
+    "빌드 컨텍스트의 파일은 COPY로 넣어요.",
     "ONBUILD": "{where}: ONBUILD는 쓸 수 없어요. 나중 빌드에서 몰래 실행될 지시어는 검사할 수 "
     "없어서 막아 두었어요.",
 }
@@ -248,7 +247,8 @@ def _evaluate(word: str, env, where: str) -> str:
 
 
 def _soft(word: str, env) -> str | None:
-    """ARG defaults and ENV values: unknown stays unknown (None) until a word that matters uses it."""
+    """ARG defaults and ENV values: unknown stays unknown (None) until a word that matters
+    uses it."""
     try:
         return _expand(word, env)
     except _Unknown:

@@ -1,12 +1,20 @@
-"""The lab images: built locally from sandbox/images/<name>/Dockerfile, never pulled as-is.
+"""The lab images: built locally from sandbox/images/<name>/Dockerfile, never pulled.
 
-With a registry, the base is pulled; offline (classrooms, CI, this project's machines) the image
-is built FROM scratch around the host's static busybox (Debian's busybox-static).
+`baeum/lab` is one build everywhere, online or not: FROM scratch around the host's static
+busybox (Debian's busybox-static, 1.36.1-5 or later), so an exercise that passes in CI passes in
+every classroom, and `ps` prints the same columns (PID USER COMMAND) for every student. The
+other lab images are built FROM it.
+
+Debian 12's busybox-static (1.35) is built without wget's timeout (FEATURE_WGET_TIMEOUT): `-T`
+stays in wget's option string with nowhere to store its value, and `wget -T 3 …` dies of a
+segmentation fault (exit 139). Debian 13's has it; `scripts/prepare-machine.sh` installs that one,
+and the build refuses a busybox whose wget lacks `-T`.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -20,9 +28,9 @@ LAB_IMAGES = {
     "baeum/web:v2": (IMAGES_DIR / "web", {"VERSION": "v2"}),
     "baeum/web:v2-broken": (IMAGES_DIR / "web", {"VERSION": "v2-broken"}),
 }
-BUSYBOX_BASED = "baeum/lab"  # the one built around the host's busybox when offline
-ONLINE_BASE = "busybox:1.37-musl"
-HOST_BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox")
+BUSYBOX_BASED = "baeum/lab"  # the one built around the host's busybox
+HOST_BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
+INSTALL_HINT = "`bash scripts/prepare-machine.sh`가 Debian 13의 busybox-static을 설치해요."
 
 
 class BuildError(Exception):
@@ -30,13 +38,25 @@ class BuildError(Exception):
 
 
 def host_busybox() -> Path:
+    """The host's static busybox, if its tools do what the lessons rely on."""
     for candidate in HOST_BUSYBOX_PATHS:
         path = Path(candidate)
         if path.is_file() and b"statically linked" in _file_kind(path):
+            if not _wget_has_timeout(path):
+                raise BuildError(
+                    f"{path}의 wget이 -T(시간 제한)를 모르는 빌드라서 `wget -T`가 "
+                    f"세그멘테이션 오류로 죽어요. {INSTALL_HINT}"
+                )
             return path
-    raise BuildError(
-        "정적 busybox를 찾지 못했어요. Debian에서는 `apt-get install busybox-static`으로 설치해요."
+    raise BuildError(f"정적 busybox를 찾지 못했어요. {INSTALL_HINT}")
+
+
+def _wget_has_timeout(busybox: Path) -> bool:
+    # Built with FEATURE_WGET_TIMEOUT, wget's usage names `-T SEC`; without it, using -T crashes.
+    usage = subprocess.run(
+        [str(busybox), "wget", "--help"], capture_output=True, text=True, timeout=10
     )
+    return "-T SEC" in usage.stdout + usage.stderr
 
 
 def _file_kind(path: Path) -> bytes:
@@ -53,22 +73,23 @@ def _file_kind(path: Path) -> bytes:
 
 
 def build(tag: str, *, offline: bool | None = None) -> str:
-    """Build one lab image; returns the base it was built on."""
+    """Build one lab image; returns what it was built on. `offline` is ignored: every build is
+    the same, registry or not (the argument stays for `build_lab_images --offline`)."""
     source, buildargs = LAB_IMAGES[tag]
-    if tag != BUSYBOX_BASED:
-        with tempfile.TemporaryDirectory(prefix="baeum-image-") as context:
-            shutil.copytree(source, context, dirs_exist_ok=True)
-            engine.build_image(tag, context, buildargs)
-        return BUSYBOX_BASED
-    if offline is None:
-        offline = not engine.try_pull(ONLINE_BASE)
     with tempfile.TemporaryDirectory(prefix="baeum-image-") as context:
         shutil.copytree(source, context, dirs_exist_ok=True)
-        if offline:
-            target = Path(context) / "rootfs" / "bin" / "busybox"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(host_busybox(), target)
-            target.chmod(0o755)
-        base = "scratch" if offline else ONLINE_BASE
-        engine.build_image(tag, context, {"BASE": base})
-    return base
+        if tag != BUSYBOX_BASED:
+            engine.build_image(tag, context, buildargs)
+            return BUSYBOX_BASED
+        busybox = host_busybox()
+        target = Path(context) / "rootfs" / "bin" / "busybox"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(busybox, target)
+        target.chmod(0o755)
+        engine.build_image(tag, context, buildargs)
+    return f"scratch, {busybox_version(busybox)}"
+
+
+def busybox_version(busybox: Path) -> str:
+    banner = subprocess.run([str(busybox)], capture_output=True, text=True, timeout=10).stdout
+    return banner.split(" multi-call", 1)[0].strip() or str(busybox)

@@ -1,13 +1,35 @@
 #!/usr/bin/env bash
 # Make a fresh Debian machine ready for Baeum's tests: a Docker Engine that answers, Debian's
-# static busybox (the offline lab image is built around it), Chromium (browser tests), and the
+# static busybox (the lab image is built around it), Chromium (browser tests), and the
 # scaled-out mode's Redis, PostgreSQL and nginx (started by scripts/scale-out-services.sh).
 # Idempotent: installs only what is missing, starts dockerd only when no engine answers.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 missing=()
-dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+# The lab image's busybox: Debian 12's (1.35) is built without wget's timeout, and `wget -T 3`
+# then dies of a segmentation fault (exit 139); Debian 13's (1.36.1-5 and later) has it. On
+# Debian 12, busybox-static alone comes from trixie (pinned: nothing else does).
+. /etc/os-release
+if [ "${VERSION_CODENAME:-}" = bookworm ] && [ ! -f /etc/apt/preferences.d/baeum-busybox ]; then
+  cat >/etc/apt/sources.list.d/baeum-trixie.sources <<'SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  cat >/etc/apt/preferences.d/baeum-busybox <<'PINS'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 1
+
+Package: busybox-static
+Pin: release n=trixie
+Pin-Priority: 990
+PINS
+fi
+{ dpkg -s busybox-static && busybox wget --help 2>&1 | grep -q -- "-T SEC"; } >/dev/null 2>&1 || missing+=(busybox-static)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # The scaled-out mode (CI's second pass, `make test-scaled`): Redis, PostgreSQL, nginx.
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)

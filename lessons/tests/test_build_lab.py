@@ -5,7 +5,7 @@ from lessons.catalogue import catalogue
 from lessons.checks import run_label, verdict
 from sandbox.models import Build, Run
 
-SLUG = "docker-05-rollback"
+SLUG = "docker-09-rollback"
 
 
 @pytest.fixture

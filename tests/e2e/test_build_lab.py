@@ -23,7 +23,7 @@ def tag(page, block, version):
 
 
 def test_build_rebuild_from_cache_and_change_a_line(page, live_server_url):
-    sign_up(page, live_server_url, "builder", "/lessons/docker-04-layers/")
+    sign_up(page, live_server_url, "builder", "/lessons/docker-08-build-cache/")
     block = page.locator("#build-layer-cache-lab")
     build(page, block)
     build(page, block)
@@ -46,7 +46,7 @@ def test_build_rebuild_from_cache_and_change_a_line(page, live_server_url):
 
 
 def test_tag_two_versions_and_roll_back(page, live_server_url):
-    sign_up(page, live_server_url, "roller", "/lessons/docker-05-rollback/")
+    sign_up(page, live_server_url, "roller", "/lessons/docker-09-rollback/")
     block = page.locator("#build-rollback-lab")
     build(page, block)
     tag(page, block, "v1")

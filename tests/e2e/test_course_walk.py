@@ -42,7 +42,7 @@ def test_a_student_answers_runs_and_sees_progress_change(page, live_server_url):
 
 
 def test_a_run_with_two_containers_shows_a_pane_for_each(page, live_server_url):
-    sign_up(page, live_server_url, "panes", "/lessons/docker-06-microservices/")
+    sign_up(page, live_server_url, "panes", "/lessons/docker-10-microservices/")
     exercise = page.locator("#exercise-web-and-client")
     exercise.get_by_role("button", name="실행").click()
     exercise.locator(".verdict").wait_for(timeout=30000)
