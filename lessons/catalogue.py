@@ -19,6 +19,7 @@ import yaml
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from lessons import answers
 from sandbox.images import LAB_IMAGES
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content" / "ko"
@@ -120,9 +121,16 @@ class Question:
     choices: tuple[str, ...] = ()
     line: int = 0
 
+    def judge(self, given: str) -> answers.Judgement:
+        """Right or not, with a hint when a fill-in answer is close (lessons/answers.py). A
+        choice is the choice's own text, compared trimmed and case-insensitively."""
+        if self.choices:
+            given = given.strip().casefold()
+            return answers.Judgement(any(given == a.strip().casefold() for a in self.answers))
+        return answers.judge(given, self.answers, self.ask)
+
     def is_right(self, given: str) -> bool:
-        given = given.strip().casefold()
-        return any(given == answer.strip().casefold() for answer in self.answers)
+        return self.judge(given).right
 
 
 @dataclass(frozen=True)

@@ -171,10 +171,21 @@ def question_answer(request: HttpRequest, slug: str, question_id: str) -> HttpRe
         return render(
             request, "lessons/question_feedback.html", {"question": question, "empty": True}
         )
-    right = question.is_right(given)
+    judged = question.judge(given)
     if request.user.is_authenticated:
-        record(request.user, lesson.slug, question.id, Attempt.Kind.QUESTION, right, answer=given)
-    return render(request, "lessons/question_feedback.html", {"question": question, "right": right})
+        record(
+            request.user,
+            lesson.slug,
+            question.id,
+            Attempt.Kind.QUESTION,
+            judged.right,
+            answer=given,
+        )
+    return render(
+        request,
+        "lessons/question_feedback.html",
+        {"question": question, "right": judged.right, "hint": judged.hint},
+    )
 
 
 @cache_control(max_age=86400, public=True)

@@ -60,6 +60,11 @@ def test_every_question_accepts_exactly_its_answers(lesson, question):
     assert not question.is_right("")
     if question.choices:
         assert len(question.answers) == 1 and question.answers[0] in question.choices
+        return
+    for answer in question.answers:
+        full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in answer)
+        assert question.is_right(full_width) and question.is_right(f"`{answer}`.")
+        assert not question.is_right(f"{answer}ㅋ0"), "a longer answer is a different answer"
 
 
 def test_the_course_has_both_tracks_in_order():
