@@ -4,7 +4,7 @@ Safety before anything is sent: size caps on the Dockerfile and its files, then 
 evaluated as the builder will and judged (`dockerfile_rules`: FROM only the lab images, never
 root, nothing fetched from outside the context). During the build: no network for RUN steps,
 the build API's memory and CPU limits, a time limit. Afterwards: images are namespaced per student
-(`baeum-build/u<id>-<label>`), at most SANDBOX_BUILD_IMAGES per student (oldest removed), and
+(`baeum-build/<namespace>-u<id>-<label>`), at most SANDBOX_BUILD_IMAGES per student (oldest removed), and
 removed when they expire.
 """
 
@@ -57,8 +57,11 @@ class BuildSpec:
 
 
 def repository_for(owner_id: int, label: str) -> str:
+    """The student's images, inside this deployment's namespace (another deployment's student
+    with the same id gets other tags)."""
     slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:80]
-    return f"baeum-build/u{owner_id}-{slug}"
+    namespace = re.sub(r"[^a-z0-9]+", "-", settings.SANDBOX_NAMESPACE.lower()).strip("-")[:40]
+    return f"baeum-build/{namespace}-u{owner_id}-{slug}"
 
 
 def validate(spec: BuildSpec) -> None:

@@ -416,6 +416,15 @@ def labelled_containers(namespace: str | None = None) -> list[LabelledContainer]
         ]
 
 
+def is_running(container_id: str) -> bool:
+    """The container exists and runs (false for one removed, killed or lost with the engine)."""
+    with _engine_call() as client:
+        try:
+            return bool(client.api.inspect_container(container_id)["State"]["Running"])
+        except NotFound:
+            return False
+
+
 def inspect(container_id: str) -> dict:
     """The engine's full view of a container (tests assert the hardening against it)."""
     with _engine_call() as client:

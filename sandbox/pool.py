@@ -14,6 +14,7 @@ import base64
 import logging
 import uuid
 import weakref
+from contextlib import suppress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -47,11 +48,24 @@ class Pool:
     def container_ids(self) -> set[str]:
         return {warm.container_id for warm in self.ready}
 
-    def take(self) -> Warm | None:
-        """A ready container, or None (the caller goes the cold way). Refills in the background."""
-        warm = self.ready.pop(0) if self.ready else None
+    async def take(self) -> Warm | None:
+        """A ready container that still runs, or None (the caller goes the cold way, in the same
+        press). One that vanished (reaped, killed, lost with a restarted engine) is dropped, never
+        handed out. Refills in the background."""
+        while self.ready:
+            warm = self.ready.pop(0)
+            try:
+                alive = await asyncio.to_thread(engine.is_running, warm.container_id)
+            except (engine.EngineUnavailable, engine.EngineError) as error:
+                log.warning("pool %s: could not check a warm container (%s)", self.image, error)
+                alive = False
+            if alive:
+                self.refill()
+                return warm
+            log.info("pool %s: warm container %s was gone; dropped", self.image, warm.container_id)
+            await asyncio.to_thread(_discard_quietly, warm)
         self.refill()
-        return warm
+        return None
 
     def refill(self) -> None:
         if self.closed or (self.filling and not self.filling.done()):
@@ -103,6 +117,11 @@ class Pool:
 def _discard(warm: Warm) -> None:
     warm.stream.close()
     engine.remove(warm.container_id)
+
+
+def _discard_quietly(warm: Warm) -> None:
+    with suppress(engine.EngineUnavailable, engine.EngineError):
+        _discard(warm)
 
 
 # One set of pools per event loop: their containers are attached from, and handed to, that loop.

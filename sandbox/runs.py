@@ -367,7 +367,7 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
     run_id = str(run.id)
     parts = spec.containers()
     main = next(i for i, part in enumerate(parts) if part.main)
-    warm = _warm_container(spec)
+    warm = await _warm_container(spec)
     if warm is not None:
         # Already created, attached and started: it only needs its command.
         made.containers.append(warm.container_id)
@@ -375,8 +375,14 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
         prepared = [(warm.container_id, warm.stream)]
         if live.stopped_because:
             return True
-        await asyncio.to_thread(warm.run, parts[0].command)
-    else:
+        try:
+            await asyncio.to_thread(warm.run, parts[0].command)
+        except OSError as error:  # it died after the check: this press goes the cold way
+            log.info("run %s: warm container lost (%s); starting cold", run_id, error)
+            warm.stream.close()
+            made.streams.remove(warm.stream)
+            warm = None
+    if warm is None:
         if len(parts) > 1:
             made.network = await asyncio.to_thread(engine.create_run_network, run_id)
         prepared = [await _prepare(run_id, spec, part, made.network, made) for part in parts]
@@ -405,13 +411,13 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
     return finished
 
 
-def _warm_container(spec: RunSpec) -> pool.Warm | None:
+async def _warm_container(spec: RunSpec) -> pool.Warm | None:
     """A pool container fits a run of one container with the default limits."""
     if settings.SANDBOX_POOL_SIZE <= 0 or len(spec.containers()) != 1 or spec.memory or spec.volume:
         return None
     if spec.image not in LAB_IMAGES:
         return None  # students' own images are run cold
-    return pool.pool_for(spec.image).take()
+    return await pool.pool_for(spec.image).take()
 
 
 def _volume_name(spec: RunSpec) -> str:

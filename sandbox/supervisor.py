@@ -124,6 +124,17 @@ async def _require_supervisor() -> None:
 # The supervisor process (manage.py sandbox_supervisor).
 
 
+async def another_is_beating() -> bool:
+    """Another supervisor of this deployment (on any machine) is alive: its heartbeat stands
+    past its time to live (a supervisor killed a moment ago leaves a key that expires)."""
+    deadline = time.monotonic() + HEARTBEAT_TTL_SECONDS + 1
+    while await redisconn.client().exists(_heartbeat_key()):
+        if time.monotonic() > deadline:
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
 async def serve(stop: asyncio.Event) -> None:
     """Answer requests until `stop` is set; survives the channel layer going away for a while."""
     layer = get_channel_layer()

@@ -1,4 +1,5 @@
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -11,6 +12,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from lessons.catalogue import catalogue  # noqa: E402
+from sandbox import deployment  # noqa: E402
 from sandbox.reaper import (  # noqa: E402
     abandon_unfollowed_runs,
     reap_everywhere,
@@ -30,6 +32,11 @@ application = ProtocolTypeRouter(
 # out, that is the separate supervisor's work (manage.py sandbox_supervisor), and a web worker
 # never talks to the Docker Engine.
 if settings.SANDBOX_SUPERVISOR == "inside":
+    try:
+        deployment.claim()
+    except deployment.DeploymentTaken as taken:
+        sys.stderr.write(f"{taken}\n")
+        raise SystemExit(2) from None
     abandon_unfollowed_runs()
     reap_everywhere(grace_seconds=0)
     start_background_reaper(settings.SANDBOX_REAP_SECONDS)

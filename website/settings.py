@@ -1,8 +1,10 @@
 """Settings for Baeum. Every value comes from the environment with a default that serves one
 machine; README.md lists them all in one table."""
 
+import hashlib
 import os
 import secrets
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -163,9 +165,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+
+def _namespace() -> str:
+    """This deployment's name on the engine: every object it makes carries it, and its reaper,
+    pool, quotas and listings touch nothing else. Derived from the database (a deployment is its
+    database), so two deployments on one engine never share one by accident, and a restart of
+    the same deployment finds its own objects again. SANDBOX_NAMESPACE overrides it."""
+    if given := os.environ.get("SANDBOX_NAMESPACE"):
+        return given
+    db = DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):  # a file: this machine's, at this path
+        where = f"sqlite:{socket.gethostname()}:{Path(db['NAME']).resolve()}"
+    else:
+        where = f"{db['ENGINE']}:{db.get('HOST', '')}:{db.get('PORT', '')}:{db['NAME']}"
+    return "baeum-" + hashlib.sha256(where.encode()).hexdigest()[:10]
+
+
 # The sandbox: limits for every container a student's input runs in (sandbox/engine.py).
-# Labels this deployment's containers, so servers sharing an engine only ever reap their own.
-SANDBOX_NAMESPACE = os.environ.get("SANDBOX_NAMESPACE", "baeum")
+SANDBOX_NAMESPACE = _namespace()
 SANDBOX_REAP_SECONDS = envint("SANDBOX_REAP_SECONDS", 60)
 # Warm containers kept per lab image, waiting for a command (0 turns the pool off).
 SANDBOX_POOL_SIZE = envint("SANDBOX_POOL_SIZE", 2)

@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from sandbox import builds, engine
@@ -109,7 +110,7 @@ async def test_versions_are_tags_in_the_students_own_namespace(alice, bob, clean
     first = await build(alice)
     await __import__("asyncio").to_thread(builds.tag_version, first, "v1")
     assert engine.image_exists(f"{first.repository}:v1")
-    assert first.repository == f"baeum-build/u{alice.pk}-test-lab"
+    assert first.repository == f"baeum-build/{settings.SANDBOX_NAMESPACE}-u{alice.pk}-test-lab"
     theirs = await build(bob, label="test/lab")
     assert theirs.repository != first.repository
     with pytest.raises(builds.BuildRefused):

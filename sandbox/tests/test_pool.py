@@ -66,3 +66,19 @@ async def test_the_pool_never_grows_past_the_server_wide_limit(alice):
         await lab.filling
         assert len(lab.ready) == 1
         await pool.drain_all()
+
+
+async def test_a_warm_container_that_vanished_is_never_handed_out(alice, warm_pool):
+    # Removed behind the pool's back (another process's reaper, `docker rm -f`, an engine
+    # restart): the next press falls back to a cold start and works, in the same press.
+    gone = warm_pool.container_ids()
+    for container_id in gone:
+        engine.remove(container_id)
+    run = await run_to_end(alice, "echo still works")
+    assert run.state == Run.State.EXITED, run.message
+    assert run.transcript == "still works\n"
+    assert run.container_id not in gone
+    # The pool dropped the dead ones and warmed new ones.
+    await warm_pool.filling
+    assert not warm_pool.container_ids() & gone
+    assert all(engine.is_running(c) for c in warm_pool.container_ids())

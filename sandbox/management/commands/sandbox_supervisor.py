@@ -5,7 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import pool, supervisor
+from sandbox import deployment, pool, supervisor
 from sandbox.reaper import (
     abandon_unfollowed_runs,
     reap_everywhere,
@@ -27,9 +27,15 @@ class Command(BaseCommand):
             raise CommandError("the supervisor needs REDIS_URL (the web workers reach it there)")
         if settings.SANDBOX_SUPERVISOR != "separate":
             log.warning("SANDBOX_SUPERVISOR is not 'separate': web workers will not ask me")
+        try:
+            deployment.claim()
+        except deployment.DeploymentTaken as taken:
+            raise CommandError(str(taken)) from None
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
+        if await supervisor.another_is_beating():
+            raise CommandError(deployment.taken_message())
         # A previous supervisor's runs cannot be followed: mark them, tell their sockets, and
         # let the reaper remove their containers.
         abandoned = await asyncio.to_thread(abandon_unfollowed_runs)
