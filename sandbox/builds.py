@@ -3,9 +3,9 @@
 Safety before anything is sent: size caps on the Dockerfile and its files, then the Dockerfile
 evaluated as the builder will and judged (`dockerfile_rules`: FROM only the lab images, never
 root, nothing fetched from outside the context). During the build: no network for RUN steps,
-the build API's memory and CPU limits, a time limit. Afterwards: images are namespaced per student
-(`baeum-build/<namespace>-u<id>-<label>`), at most SANDBOX_BUILD_IMAGES per student (oldest removed), and
-removed when they expire.
+the build API's memory and CPU limits, a time limit. Afterwards: images are namespaced per
+deployment and student (`baeum-build/<namespace>-u<id>-<label>`), at most SANDBOX_BUILD_IMAGES
+per student (oldest removed), and removed when they expire.
 """
 
 from __future__ import annotations
