@@ -19,7 +19,7 @@ import yaml
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from lessons import answers
+from lessons import answers, relations
 from sandbox.images import LAB_IMAGES
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content" / "ko"
@@ -49,6 +49,9 @@ class Expect:
     exit_code: int | None = None
     output: str | None = None  # a regular expression, searched in the whole output
     oom_killed: bool | None = None
+    # A relation the output must keep, by name (lessons/relations.py): the result recomputed
+    # from the inputs the output prints, so an editable exercise checks the student's numbers.
+    check: str | None = None
 
     def failures(self, exit_code: int | None, output: str, oom_killed: bool) -> list[str]:
         """Why a finished run does not meet this expectation, in words for the student."""
@@ -67,6 +70,8 @@ class Expect:
                 if self.oom_killed
                 else _("메모리 제한에 걸리지 않아야 해요.")
             )
+        if self.check is not None:
+            reasons.extend(relations.failures(self.check, output))
         return reasons
 
 
@@ -510,10 +515,16 @@ def _containers(path: Path, line: int, raw: object) -> tuple[Container, ...]:
 def _expect(path: Path, line: int, raw: object) -> Expect:
     if not isinstance(raw, dict) or not raw:
         raise LessonError(
-            f"{path}:{line}: expect에 exit_code, output, oom_killed 중 하나 이상이 필요합니다"
+            f"{path}:{line}: expect에 exit_code, output, oom_killed, check 중 하나 이상이 "
+            "필요합니다"
         )
-    _check_keys(path, line, raw, {"exit_code", "output", "oom_killed"})
+    _check_keys(path, line, raw, {"exit_code", "output", "oom_killed", "check"})
     exit_code, output, oom = raw.get("exit_code"), raw.get("output"), raw.get("oom_killed")
+    check = raw.get("check")
+    if check is not None and check not in relations.RELATIONS:
+        raise LessonError(
+            f"{path}:{line}: expect.check는 {', '.join(relations.RELATIONS)} 중 하나여야 합니다"
+        )
     if exit_code is not None and not isinstance(exit_code, int):
         raise LessonError(f"{path}:{line}: expect.exit_code는 정수여야 합니다")
     if output is not None:
@@ -523,7 +534,7 @@ def _expect(path: Path, line: int, raw: object) -> Expect:
             raise LessonError(f"{path}:{line}: expect.output 정규식 오류: {error}") from None
     if oom is not None and not isinstance(oom, bool):
         raise LessonError(f"{path}:{line}: expect.oom_killed는 true나 false여야 합니다")
-    return Expect(exit_code, None if output is None else str(output), oom)
+    return Expect(exit_code, None if output is None else str(output), oom, check)
 
 
 def _files(path: Path, line: int, raw: object) -> tuple[tuple[str, str], ...]:
