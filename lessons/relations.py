@@ -94,8 +94,9 @@ HPA_TOLERANCE = Fraction(1, 10)
 
 def hpa_desired(current: int, metric: Fraction, target: Fraction, low: int, high: int) -> int:
     """The HPA's one step (the lesson's rule): ceil(current × metric / target), left as it is
-    when the ratio is within 10 % of 1, then kept between minReplicas and maxReplicas."""
-    ratio = metric / target
+    when the ratio is within 10 % of 1, then kept between minReplicas and maxReplicas. In exact
+    fractions: 55/50 is 1.1, inside the tolerance."""
+    ratio = Fraction(metric) / Fraction(target)
     want = current if abs(ratio - 1) <= HPA_TOLERANCE else math.ceil(current * ratio)
     return max(low, min(high, want))
 

@@ -137,3 +137,12 @@ def test_a_lessons_estimate_is_its_reading_plus_its_activities(tmp_path):
     lesson = load_lesson(write(tmp_path, f"{prose}\n\n{exercise}\n{question}"))
     assert lesson.prose_chars == 1500
     assert lesson.estimated_minutes == 3 + 2 + 1
+
+
+def test_an_expected_relation_must_be_one_that_exists(tmp_path):
+    block = "```exercise\nid: a\ntitle: t\ncommand: echo\nexpect: {check: %s}\n```\n"
+    lesson = load_lesson(write(tmp_path, block % "hpa_replicas"))
+    assert lesson.exercises["a"].expect.check == "hpa_replicas"
+    assert lesson.exercises["a"].expect.failures(0, "nothing to read", False)
+    with pytest.raises(LessonError, match="expect.check"):
+        load_lesson(write(tmp_path, block % "no_such_relation"))
