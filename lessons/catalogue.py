@@ -168,6 +168,8 @@ class BuildExercise:
     expect: Expect
     rollback: str = ""
     variants: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
+    # A plausible mistake (a Dockerfile and files) whose image must not meet `expect`.
+    wrong: tuple[str, tuple[tuple[str, str], ...]] | None = None
     line: int = 0
 
     def variant(self, name: str) -> tuple[str, dict[str, str]] | None:
@@ -565,11 +567,23 @@ def _lab(path: Path, line: int, data: dict) -> OrchestraLab:
 
 def _build(path: Path, line: int, data: dict) -> BuildExercise:
     allowed = {"id", "title", "dockerfile", "files", "run", "expect", "rollback", "variants"}
-    _check_keys(path, line, data, allowed)
+    _check_keys(path, line, data, allowed | {"wrong"})
     block_id = _block_id(path, line, data)
     for key in ("title", "dockerfile"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise LessonError(f"{path}:{line}: 빌드 실습에 {key}가 필요합니다")
+    wrong = None
+    if "wrong" in data:
+        raw = data["wrong"]
+        if not isinstance(raw, dict) or not raw:
+            raise LessonError(f"{path}:{line}: wrong은 dockerfile과 files의 매핑이어야 합니다")
+        _check_keys(path, line, raw, {"dockerfile", "files"})
+        wrong = (
+            str(raw.get("dockerfile", data["dockerfile"])),
+            _files(path, line, raw.get("files", data.get("files"))),
+        )
+        if wrong == (data["dockerfile"], _files(path, line, data.get("files"))):
+            raise LessonError(f"{path}:{line}: wrong이 dockerfile, files와 같습니다")
     variants = []
     for name, variant in (data.get("variants") or {}).items():
         if not isinstance(variant, dict):
@@ -591,6 +605,7 @@ def _build(path: Path, line: int, data: dict) -> BuildExercise:
         expect=_expect(path, line, data.get("expect")),
         rollback=str(data.get("rollback", "")),
         variants=tuple(variants),
+        wrong=wrong,
         line=line,
     )
 

@@ -146,3 +146,14 @@ def test_an_expected_relation_must_be_one_that_exists(tmp_path):
     assert lesson.exercises["a"].expect.failures(0, "nothing to read", False)
     with pytest.raises(LessonError, match="expect.check"):
         load_lesson(write(tmp_path, block % "no_such_relation"))
+
+
+def test_a_build_exercise_keeps_its_plausible_mistake(tmp_path):
+    block = (
+        "```build\nid: b\ntitle: t\ndockerfile: |\n  FROM baeum/lab\n  COPY a /a\n"
+        "files: {a: hi}\nrun: cat /a\nexpect: {output: hi}\nwrong: %s\n```\n"
+    )
+    lesson = load_lesson(write(tmp_path, block % "{files: {a: bye}}"))
+    assert lesson.builds["b"].wrong == ("FROM baeum/lab\nCOPY a /a\n", (("a", "bye"),))
+    with pytest.raises(LessonError, match="wrong이 dockerfile"):
+        load_lesson(write(tmp_path, block % "{files: {a: hi}}"))

@@ -133,6 +133,35 @@ async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, b
         await asyncio.to_thread(builds.remove_build_image, build)
 
 
+BUILD_WRONGS = [param for param in BUILDS if param.values[1].wrong]
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("lesson", "block"), BUILD_WRONGS)
+async def test_every_build_exercise_fails_its_plausible_mistake(alice, lesson, block):
+    import asyncio
+
+    from lessons.checks import run_label
+    from sandbox import builds
+    from sandbox.models import Build
+
+    dockerfile, files = block.wrong
+    spec = builds.BuildSpec(alice.pk, run_label(lesson.slug, block.id), dockerfile, dict(files))
+    started = await builds.start_build(spec)
+    await builds.wait_for_all()
+    build = await Build.objects.aget(pk=started.pk)
+    if build.state != Build.State.BUILT:
+        return  # a mistake the build itself refuses is caught too
+    run = await runs.start_run(
+        runs.RunSpec(build.reference, block.run, alice.pk, "test", timeout=20)
+    )
+    await runs.wait_for_all()
+    run = await Run.objects.aget(pk=run.pk)
+    await asyncio.to_thread(builds.remove_build_image, build)
+    assert block.expect.failures(run.exit_code, run.transcript, run.oom_killed), run.transcript
+
+
 LABS = every("labs")
 
 
