@@ -259,13 +259,20 @@ class SingleServer(Cluster):
     """The default shape, for comparison: one daphne process that follows runs itself, the
     in-memory channel layer, a file SQLite database."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, database: Path | None = None) -> None:
+        """`database` given: the deployment is that database, and its namespace is derived
+        from it as a real deployment's is (website/settings.py)."""
         super().__init__(folder, workers=1)
         self.env.update(
             REDIS_URL="",
             SANDBOX_SUPERVISOR="inside",
-            DATABASE_URL=f"sqlite:///{self.folder / 'single.sqlite3'}",
+            DATABASE_URL=f"sqlite:///{database or self.folder / 'single.sqlite3'}",
         )
+        if database is not None:
+            del self.env["SANDBOX_NAMESPACE"]
+            self.namespace = self.manage(
+                "shell", "-c", "from django.conf import settings; print(settings.SANDBOX_NAMESPACE)"
+            ).split()[-1]
         self.url = f"http://127.0.0.1:{self.worker_ports[0]}"
 
     def start(self) -> SingleServer:

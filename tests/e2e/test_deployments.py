@@ -1,0 +1,138 @@
+"""Two deployments of the same checkout on one engine, side by side: each is its own database,
+so each has its own namespace, and neither one's reaper, pool or listings touch the other's.
+A second server on the same database is the same deployment: it refuses to start, in words."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+import websockets
+
+from sandbox import engine
+from website.cluster import ROOT, SingleServer
+from website.student_client import Student
+
+pytestmark = [pytest.mark.docker]
+
+SLUG = "docker-01-what-is-a-container"
+EXERCISE = "my-hostname"  # editable: the test gives it a command of its own
+LINES = 8
+COUNTING = f'for i in $(seq 1 {LINES}); do echo "line $i"; sleep 1; done'
+
+
+class Terminal:
+    """The student's terminal socket, as the page's xterm.js uses it."""
+
+    def __init__(self, student: Student) -> None:
+        self.student = student
+        self.socket = None
+
+    async def open(self) -> dict:
+        cookies = "; ".join(f"{k}={v}" for k, v in self.student.http.cookies.items())
+        self.socket = await websockets.connect(
+            self.student.socket_url("/ws/terminal/"),
+            additional_headers={"Cookie": cookies},
+            origin=self.student.base,
+            open_timeout=30,
+        )
+        return json.loads(await asyncio.wait_for(self.socket.recv(), 30))
+
+    async def echoes(self, marker: str, timeout: float = 20) -> bool:
+        await self.socket.send(json.dumps({"type": "input", "data": f"echo {marker}-$((1+1))\r"}))
+        seen = ""
+        async with asyncio.timeout(timeout):
+            while f"{marker}-2" not in seen:
+                frame = json.loads(await self.socket.recv())
+                if frame["type"] == "ended":
+                    return False
+                seen += frame.get("data", "")
+        return True
+
+    async def close(self) -> None:
+        await self.socket.close()
+
+
+def pool_containers(namespace: str) -> set[str]:
+    return {c.id for c in engine.labelled_containers(namespace) if c.run_id.startswith("pool-")}
+
+
+async def scenario(first: SingleServer, second: SingleServer) -> None:
+    student = Student(first.url, "isolated")
+    await student.sign_up()
+    await student.open_lesson(SLUG)
+    terminal = Terminal(student)
+    try:
+        hello = await terminal.open()
+        assert hello["type"] == "hello", hello
+        assert await terminal.echoes("before")
+        # The first press warms the pool (it fills in the background behind a take).
+        assert (await student.run_to_end(SLUG, EXERCISE, "echo warm-up")).text == "warm-up\n"
+        pressed = await student.press_run(SLUG, EXERCISE, COUNTING)
+        assert pressed.run_id, pressed.refused
+        reading = asyncio.create_task(student.read_run(pressed, 0, timeout=60))
+        for _ in range(100):  # two waiting, and the one the counting run took (still labelled)
+            if len(pool_containers(first.namespace)) >= 3:
+                break
+            await asyncio.sleep(0.2)
+        warm = pool_containers(first.namespace)
+        assert len(warm) >= 3, "the first deployment's pool did not warm"
+
+        # A second deployment (its own database) starts on the same engine and reaps: at
+        # start-up, then every second for a few rounds.
+        second.start()
+        await asyncio.sleep(3.5)
+        assert second.namespace != first.namespace
+
+        run = await reading
+        assert run.text == "".join(f"line {i}\n" for i in range(1, LINES + 1)), run.text
+        assert await terminal.echoes("after"), "the first deployment's terminal went dead"
+        # Every warm container is still there, but the one the counting run used (and removed).
+        used = first.manage(
+            "shell",
+            "-c",
+            f"from sandbox.models import Run; print(Run.objects.get(pk='{run.run_id}').container_id)",
+        ).split()[-1]
+        assert warm - {used} <= pool_containers(first.namespace)
+        again = await student.run_to_end(SLUG, EXERCISE, "echo next press")
+        assert again.text == "next press\n"
+    finally:
+        await terminal.close()
+        await student.close()
+
+
+def test_two_deployments_on_one_engine_leave_each_other_alone(tmp_path):
+    first = SingleServer(tmp_path / "first", database=tmp_path / "first.sqlite3")
+    second = SingleServer(tmp_path / "second", database=tmp_path / "second.sqlite3")
+    second.env["SANDBOX_REAP_SECONDS"] = "1"
+    first.start()
+    try:
+        asyncio.run(scenario(first, second))
+    finally:
+        second.stop()
+        first.stop()
+    for server in (first, second):
+        assert engine.labelled_containers(server.namespace) == [], "stop cleans up its own"
+
+
+def test_a_second_server_on_the_same_database_refuses_in_words(tmp_path):
+    database = tmp_path / "shared.sqlite3"
+    first = SingleServer(tmp_path / "first", database=database).start()
+    try:
+        again = SingleServer(tmp_path / "again", database=database)
+        done = subprocess.run(
+            [sys.executable, "-m", "daphne", "-p", "0", "website.asgi:application"],
+            cwd=ROOT,
+            env=again.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode != 0
+        assert "이미 돌고 있어요" in done.stderr and "DATABASE_URL=" in done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        first.stop()
