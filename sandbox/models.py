@@ -44,6 +44,15 @@ class Run(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["owner", "state"])]
+        constraints = [
+            # Two presses of one button landing on two web workers at once start one run: the
+            # database decides, not a lock of one process (sandbox/runs.py, start_run).
+            models.UniqueConstraint(
+                fields=["owner", "label"],
+                condition=models.Q(state__in=("starting", "running")),
+                name="one_live_run_per_owner_and_label",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.label} ({self.get_state_display()})"

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -176,15 +177,22 @@ async def start_run(spec: RunSpec) -> Run:
     button), that run is returned instead, with `joined_existing` set.
     """
     async with _start_lock():
-        existing = await (
-            Run.objects.filter(owner_id=spec.owner_id, label=spec.label, state__in=Run.LIVE_STATES)
-            .order_by("-created_at")
-            .afirst()
-        )
-        if existing is not None and await _followed(str(existing.id)):
+        existing = await _live_run_of(spec)
+        if existing is not None:
+            if await _followed(str(existing.id)):
+                existing.joined_existing = True
+                return existing
+            # Marked live, but no run log: a process that was following it is gone.
+            await _fail_unstarted(existing, _("이 실행은 이어서 볼 수 없어요. 다시 실행해 주세요."))
+        try:
+            run = await _create_run_within_quota(spec)
+        except IntegrityError:
+            # The same press, at the same instant, on another web worker: that one won.
+            existing = await _live_run_of(spec)
+            if existing is None:
+                raise
             existing.joined_existing = True
             return existing
-        run = await _create_run_within_quota(spec)
     run.joined_existing = False
     try:
         # The log first: a socket that opens before the first container sees an empty run.
@@ -196,6 +204,14 @@ async def start_run(spec: RunSpec) -> Run:
         log.warning("run %s could not be handed over: %s", run.id, error)
         await _fail_unstarted(run, _("실습을 시작하지 못했어요. 잠시 후 다시 실행해 주세요."))
     return run
+
+
+async def _live_run_of(spec: RunSpec) -> Run | None:
+    return await (
+        Run.objects.filter(owner_id=spec.owner_id, label=spec.label, state__in=Run.LIVE_STATES)
+        .order_by("-created_at")
+        .afirst()
+    )
 
 
 async def _followed(run_id: str) -> bool:
