@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 from channels.db import database_sync_to_async
@@ -16,6 +17,8 @@ from lessons.lookups import block_or_404
 from lessons.models import Attempt
 from lessons.progress import record
 from sandbox import engine, lab_requests, orchestra
+
+log = logging.getLogger(__name__)
 
 
 def _lab(slug: str, lab_id: str) -> tuple[Lesson, OrchestraLab]:
@@ -40,7 +43,14 @@ async def lab_apply(request: HttpRequest, slug: str, lab_id: str) -> HttpRespons
     except engine.EngineUnavailable:
         return _problem(request, _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 적용해 주세요."))
     except engine.EngineError as error:
-        return _problem(request, _("오케스트레이터가 거절했어요: {e}").format(e=error))
+        log.warning("lab of %s: the orchestrator refused: %s", user.pk, error)
+        return _problem(
+            request,
+            _(
+                "오케스트레이터가 이 매니페스트를 적용하지 못했어요. 잠시 후 다시 적용해 주세요. "
+                "계속되면 선생님께 알려 주세요."
+            ),
+        )
     return render(request, "sandbox/lab_panel.html#panel", {"lab": found})
 
 

@@ -25,6 +25,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from sandbox import dockerfile_rules, engine, supervisor
 from sandbox.images import LAB_IMAGES
@@ -42,6 +43,9 @@ STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 OWNER_LABEL = "baeum.owner"
 # The builder adds the labels as LABEL steps of its own; students are not shown them.
 HIDDEN_STEP = "LABEL baeum."
+
+
+ENGINE_DOWN = gettext_lazy("도커 엔진에 연결할 수 없어요. 잠시 후 다시 빌드해 주세요.")
 
 
 class BuildRefused(ValueError):
@@ -114,7 +118,11 @@ async def start_build(spec: BuildSpec) -> Build:
     try:
         await supervisor.tell("build.start", build_id=str(build.id), spec=asdict(spec))
     except engine.EngineUnavailable as error:  # also: the supervisor is not running
-        build.state, build.message = Build.State.FAILED, str(error)[:300]
+        log.warning("build %s could not be handed over: %s", build.id, error)
+        build.state = Build.State.FAILED
+        build.message = (
+            str(error) if isinstance(error, supervisor.SupervisorUnavailable) else ENGINE_DOWN
+        )
         build.ended_at = timezone.now()
         await build.asave()
     return build
@@ -211,11 +219,14 @@ async def _follow(build: Build, spec: BuildSpec) -> None:
             if "failure" in message:
                 error = message["failure"]
                 build.state = Build.State.FAILED
-                build.message = (
-                    _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 빌드해 주세요.")
+                log.warning("build %s: %s", build.id, error)
+                build.message = str(
+                    ENGINE_DOWN
                     if isinstance(error, engine.EngineUnavailable)
-                    else _("빌드하지 못했어요: {e}").format(e=error)
-                )[:300]
+                    else _(
+                        "빌드를 끝내지 못했어요. 다시 빌드해 주세요. 계속되면 선생님께 알려 주세요."
+                    )
+                )
                 continue
             if "error" in message:
                 build.state = Build.State.FAILED

@@ -40,6 +40,9 @@ class Run(models.Model):
     transcript_dropped_bytes = models.PositiveIntegerField(default=0)
     # A plain sentence for the student when the run could not do its job.
     message = models.CharField(max_length=300, blank=True)
+    # What the engine said, for the server log and the instructor's transcript view: never
+    # shown to the student (ids, `No such container` …).
+    detail = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

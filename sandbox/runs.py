@@ -45,7 +45,10 @@ FRAME_SECONDS = 0.05
 FRAME_BYTES = 64 * 1024
 
 ENGINE_DOWN_MESSAGE = gettext_lazy("도커 엔진에 연결할 수 없어요. 잠시 후 다시 실행해 주세요.")
-ENGINE_ERROR_MESSAGE = gettext_lazy("컨테이너를 시작하지 못했어요: {detail}")
+ENGINE_ERROR_MESSAGE = gettext_lazy(
+    "실습 컨테이너에 문제가 생겨서 실행을 끝내지 못했어요. 다시 실행해 주세요. "
+    "계속되면 선생님께 알려 주세요."
+)
 
 
 class QuotaExceeded(Exception):
@@ -333,7 +336,8 @@ async def _follow(run: Run, spec: RunSpec) -> None:
         run.state, run.message = Run.State.FAILED, str(ENGINE_DOWN_MESSAGE)
     except engine.EngineError as error:
         log.warning("run %s: engine error: %s", run_id, error)
-        run.state, run.message = Run.State.FAILED, ENGINE_ERROR_MESSAGE.format(detail=error)[:300]
+        run.state, run.message = Run.State.FAILED, str(ENGINE_ERROR_MESSAGE)
+        run.detail = str(error)[:500]
     except Exception:
         log.exception("run %s failed", run_id)
         run.state, run.message = Run.State.FAILED, _("실행 중에 예기치 못한 문제가 생겼어요.")

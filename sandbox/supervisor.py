@@ -115,7 +115,8 @@ async def _require_supervisor() -> None:
     try:
         alive = await redisconn.client().exists(_heartbeat_key())
     except (redis.RedisError, OSError) as error:
-        raise SupervisorUnavailable(f"{GONE_MESSAGE} ({error})") from error
+        log.warning("supervisor heartbeat unreadable: %s", error)
+        raise SupervisorUnavailable(str(GONE_MESSAGE)) from error
     if not alive:
         raise SupervisorUnavailable(str(GONE_MESSAGE))
     _seen_alive_at = time.monotonic()

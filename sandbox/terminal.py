@@ -4,6 +4,7 @@ view for whoever may watch the student (an instructor of their class)."""
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import suppress
 
 from channels.db import database_sync_to_async
@@ -13,6 +14,8 @@ from django.utils.translation import gettext as _
 from sandbox import engine, playgrounds
 from sandbox.hooks import may_watch
 from sandbox.models import Playground
+
+log = logging.getLogger(__name__)
 
 REFUSED = 4403
 ENDED = 1000
@@ -40,7 +43,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self._refuse(_("도커 엔진에 연결할 수 없어요. 잠시 후 다시 열어 주세요."), 1011)
             return
         except engine.EngineError as error:
-            await self._refuse(_("터미널을 시작하지 못했어요: {e}").format(e=error), 1011)
+            log.warning("terminal of %s could not open: %s", user.pk, error)
+            await self._refuse(
+                _("터미널을 시작하지 못했어요. 잠시 후 다시 열어 주세요. ")
+                + _("계속되면 선생님께 알려 주세요."),
+                1011,
+            )
             return
         await self._hello(view)
 

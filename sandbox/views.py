@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 from channels.db import database_sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -8,6 +10,8 @@ from django.views.decorators.http import require_POST
 from sandbox import engine, lab_requests, runs
 from sandbox.hooks import may_watch
 from sandbox.models import Run
+
+log = logging.getLogger(__name__)
 
 
 @require_POST
@@ -49,5 +53,6 @@ async def lab_rollback(request: HttpRequest) -> HttpResponse:
     try:
         await lab_requests.rollback(user.pk)
     except (engine.EngineError, engine.EngineUnavailable) as error:
-        return HttpResponse(str(error), status=409)
+        log.warning("lab rollback of %s failed: %s", user.pk, error)
+        return HttpResponse(_("되돌리지 못했어요. 잠시 후 다시 눌러 주세요."), status=409)
     return HttpResponse(status=204)
