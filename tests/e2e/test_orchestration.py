@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.browser]
 def test_a_student_walks_the_self_healing_lab(page, live_server_url):
     if not engine.swarm_active():
         pytest.fail("the engine is not in swarm mode: `make orchestration` (CI runs it)")
-    sign_up(page, live_server_url, "healer", "/lessons/kubernetes-03-self-healing/")
+    sign_up(page, live_server_url, "healer", "/lessons/kubernetes-04-self-healing/")
     lab = page.locator("#lab-self-heal")
     lab.get_by_role("button", name="적용").click()
     lab.locator(".lab-summary", has_text="현재 실행 중 3개").wait_for(timeout=60000)
