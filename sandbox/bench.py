@@ -232,7 +232,7 @@ async def flood_memory(server: LiveServer) -> tuple[float, float]:
 
 
 TERMINALS = int(os.environ.get("BENCH_TERMINALS", "20"))
-BUILD_LESSON, BUILD_BLOCK = "docker-04-layers", "layer-cache-lab"
+BUILD_LESSON, BUILD_BLOCK = "docker-08-build-cache", "layer-cache-lab"
 
 POPULATE_CLASS = """
 from django.contrib.auth.models import Group, User

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from lessons.catalogue import LessonError, catalogue
+from lessons.rehoming import rehome_attempts
 
 
 class Command(BaseCommand):
@@ -19,6 +20,8 @@ class Command(BaseCommand):
         exercises = sum(len(lesson.exercises) for lesson in lessons.values())
         questions = sum(len(lesson.questions) for lesson in lessons.values())
         self.stdout.write(f"{len(lessons)} lessons, {exercises} exercises, {questions} questions")
+        if moved := rehome_attempts(lessons):
+            self.stdout.write(f"{moved} attempt(s) followed their block to its new lesson")
         if options["minutes"]:
             for lesson in lessons.values():
                 self.stdout.write(
