@@ -40,12 +40,12 @@ test-scaled: $(VENV)/.dev-installed node_modules/.installed
 
 bench: $(VENV)/.dev-installed
 	$(PY) manage.py build_lab_images --if-missing
-	$(PY) -m sandbox.bench
+	$(PY) -m tools.bench
 
 # Many students at once (50, 100, 200), single process against scaled out (README, "Load").
 bench-load: $(VENV)/.dev-installed
 	$(PY) manage.py build_lab_images --if-missing
-	eval "$$(bash scripts/scale-out-services.sh)" && $(PY) -m sandbox.bench_load
+	eval "$$(bash scripts/scale-out-services.sh)" && $(PY) -m tools.bench_load
 
 # Swarm mode for the orchestration labs: changes the engine, so only when asked.
 orchestration: $(VENV)/.installed
@@ -54,6 +54,7 @@ orchestration: $(VENV)/.installed
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format .

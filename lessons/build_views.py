@@ -13,7 +13,7 @@ from lessons.catalogue import BuildExercise, Lesson, catalogue
 from lessons.checks import exercise_of, run_label
 from lessons.classes import student_changed
 from lessons.lookups import block_or_404
-from sandbox import builds, engine, runs
+from sandbox import builds, errors, runs
 from sandbox.models import Build
 
 
@@ -91,7 +91,7 @@ async def build_tag(request: HttpRequest, slug: str, block_id: str) -> HttpRespo
         await builds.request_tag(build, version)
     except builds.BuildRefused as error:
         context["error"] = str(error)
-    except (engine.EngineError, engine.EngineUnavailable):
+    except (errors.EngineError, errors.EngineUnavailable):
         context["error"] = _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 해 주세요.")
     context["versions"] = await database_sync_to_async(versions_of)(user, lesson, block)
     return render(request, "lessons/build_versions.html", context)

@@ -16,7 +16,7 @@ from lessons.catalogue import Lesson, OrchestraLab
 from lessons.lookups import block_or_404
 from lessons.models import Attempt
 from lessons.progress import record
-from sandbox import engine, lab_requests, orchestra
+from sandbox import errors, lab_requests, orchestra
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ async def lab_apply(request: HttpRequest, slug: str, lab_id: str) -> HttpRespons
         found = await lab_requests.state(user.pk)
     except (orchestra.ManifestError, orchestra.OrchestrationOff) as error:
         return _problem(request, str(error))
-    except engine.EngineUnavailable:
+    except errors.EngineUnavailable:
         return _problem(request, _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 적용해 주세요."))
-    except engine.EngineError as error:
+    except errors.EngineError as error:
         log.warning("lab of %s: the orchestrator refused: %s", user.pk, error)
         return _problem(
             request,
@@ -61,7 +61,7 @@ async def lab_balance(request: HttpRequest, slug: str, lab_id: str) -> HttpRespo
     user = await request.auser()
     try:
         answers = await lab_requests.balance(user.pk, 12)
-    except (engine.EngineError, engine.EngineUnavailable):
+    except (errors.EngineError, errors.EngineUnavailable):
         return _problem(request, _("도커 엔진에 연결할 수 없어요."))
     if answers is None:
         return _problem(request, _("먼저 매니페스트를 적용해 주세요."))
@@ -113,7 +113,7 @@ async def lab_verify(request: HttpRequest, slug: str, lab_id: str) -> HttpRespon
     user = await request.auser()
     try:
         passed, reason = goal_met(lab, await lab_requests.state(user.pk))
-    except (engine.EngineError, engine.EngineUnavailable):
+    except (errors.EngineError, errors.EngineUnavailable):
         return _problem(request, _("도커 엔진에 연결할 수 없어요."))
     await database_sync_to_async(record)(
         user, lesson.slug, lab.id, Attempt.Kind.CHECK, passed, reason=reason

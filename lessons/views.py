@@ -17,7 +17,7 @@ from lessons.classes import student_changed
 from lessons.forms import SignupForm
 from lessons.models import Attempt
 from lessons.progress import course_progress, lesson_progress, record
-from sandbox import engine, playgrounds, runs
+from sandbox import errors, playgrounds, runs
 from sandbox.models import Run
 
 
@@ -212,7 +212,7 @@ async def check_run(request: HttpRequest, slug: str, check_id: str) -> HttpRespo
     except playgrounds.NoPlayground:
         context["message"] = _("먼저 터미널을 열고 실습을 해 주세요.")
         return render(request, "lessons/check_feedback.html", context)
-    except (engine.EngineUnavailable, engine.EngineError):
+    except (errors.EngineUnavailable, errors.EngineError):
         context["message"] = _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 확인해 주세요.")
         return render(request, "lessons/check_feedback.html", context)
     passed = result.exit_code == 0

@@ -23,20 +23,14 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import LogConfig, Ulimit
 from docker.utils.socket import frames_iter
 
+from sandbox.errors import EngineError, EngineUnavailable
+
 # Every container and network the project makes carries SANDBOX_LABEL, whose value is the
 # deployment's namespace (so two servers on one engine never reap each other's containers);
 # RUN_LABEL names its run.
 SANDBOX_LABEL = "baeum.sandbox"
 RUN_LABEL = "baeum.run"
 WORKDIR = "/work"
-
-
-class EngineUnavailable(Exception):
-    """The Docker Engine could not be reached (stopped, restarting, or hung)."""
-
-
-class EngineError(Exception):
-    """The Docker Engine answered with an error."""
 
 
 def hardening(memory: str | None = None, network: str | None = None) -> dict:
@@ -423,6 +417,13 @@ def is_running(container_id: str) -> bool:
             return bool(client.api.inspect_container(container_id)["State"]["Running"])
         except NotFound:
             return False
+
+
+def memory_usage(container_id: str) -> int:
+    """Bytes of memory the container's cgroup uses now (`docker stats --no-stream`)."""
+    with _engine_call() as client:
+        stats = client.api.stats(container_id, stream=False)
+        return int(stats["memory_stats"].get("usage", 0))
 
 
 def inspect(container_id: str) -> dict:

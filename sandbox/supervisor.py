@@ -31,7 +31,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy
 
 from sandbox import redisconn
-from sandbox.engine import EngineError, EngineUnavailable
+from sandbox.errors import EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
 

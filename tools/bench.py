@@ -198,8 +198,7 @@ def pool_memory_mib(namespace: str) -> tuple[int, float]:
     containers = engine.labelled_containers(namespace)
     total = 0.0
     for container in containers:
-        stats = engine._client().api.stats(container.id, stream=False)
-        total += stats["memory_stats"].get("usage", 0) / 2**20
+        total += engine.memory_usage(container.id) / 2**20
         for proc in Path("/proc").glob("[0-9]*"):
             try:
                 if container.id in (proc / "cmdline").read_text():

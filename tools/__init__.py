@@ -1,0 +1,1 @@
+"""Tooling outside the apps: benches, the one-machine cluster, a simulated student."""
