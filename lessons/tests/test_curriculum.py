@@ -38,6 +38,11 @@ async def test_every_exercise_passes_its_own_check(alice, lesson, exercise):
 WRONGS = [param for param in EXERCISES if param.values[1].has_wrong]
 
 
+@pytest.mark.parametrize(("lesson", "exercise"), EXERCISES)
+def test_every_exercise_names_a_plausible_mistake(lesson, exercise):
+    assert exercise.has_wrong, "add `wrong:` (a command a student might run that must fail)"
+
+
 @pytest.mark.docker
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("lesson", "exercise"), WRONGS)
