@@ -13,6 +13,7 @@ and the build refuses a busybox whose wget lacks `-T`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +36,17 @@ INSTALL_HINT = "`bash scripts/prepare-machine.sh`가 Debian 13의 busybox-static
 
 class BuildError(Exception):
     pass
+
+
+def no_engine_hint(what: str) -> str:
+    """Two lines for the console when no Docker Engine answers: what is missing (and what that
+    means: `what`), and how to start it."""
+    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return (
+        f"배움: Docker Engine이 응답하지 않아요 ({where}). {what}\n"
+        "  엔진 시작: Debian이면 `sudo bash scripts/prepare-machine.sh`, 그 밖에는 "
+        "`sudo systemctl start docker`. 그다음 `make run`을 다시 하세요."
+    )
 
 
 def host_busybox() -> Path:

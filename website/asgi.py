@@ -12,7 +12,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from lessons.catalogue import catalogue  # noqa: E402
-from sandbox import deployment  # noqa: E402
+from sandbox import deployment, engine, images  # noqa: E402
 from sandbox.reaper import (  # noqa: E402
     abandon_unfollowed_runs,
     reap_everywhere,
@@ -38,7 +38,13 @@ if settings.SANDBOX_SUPERVISOR == "inside":
         sys.stderr.write(f"{taken}\n")
         raise SystemExit(2) from None
     abandon_unfollowed_runs()
-    reap_everywhere(grace_seconds=0)
+    if engine.ping() or settings.SANDBOX_ENGINES:
+        reap_everywhere(grace_seconds=0)
+    else:
+        # Said once, in words (not a traceback per call): the lessons are served all the same,
+        # and pressing 실행 explains to the student; the background reaper tries again.
+        hint = images.no_engine_hint("강의는 열리지만 실행·터미널·빌드는 엔진이 뜰 때까지 안 돼요.")
+        sys.stderr.write(f"{hint}\n")
     start_background_reaper(settings.SANDBOX_REAP_SECONDS)
 # Read the lessons now, not on the first student's request (about half a second).
 catalogue()

@@ -18,6 +18,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, if_missing: bool, offline: bool, **options) -> None:
+        if not engine.ping():
+            hint = images.no_engine_hint("실습 이미지를 만들지 못했어요.")
+            if not if_missing:
+                raise CommandError(hint)
+            # `make run` goes on: the lessons are served, and pressing 실행 says what is wrong.
+            self.stderr.write(hint)
+            return
         try:
             for tag in images.LAB_IMAGES:
                 if if_missing and engine.image_exists(tag):
