@@ -10,6 +10,7 @@ class LessonsConfig(AppConfig):
         from sandbox import hooks
 
         hooks.register_start_hook(lambda run: classes.student_changed_sync(run.owner_id))
+        hooks.register_terminal_hook(classes.student_changed_sync)
         hooks.register_finish_hook(checks.record_attempt)
         hooks.register_end_fragment(checks.verdict_fragment)
         hooks.register_build_end_fragment(build_views.build_after)

@@ -4,7 +4,8 @@
 - a watch check: who besides the owner may watch a run (an instructor of the owner's class);
 - a start hook: called once a run's container is running (the class dashboards refresh);
 - a finish hook: called once a run's transcript is saved (it records the exercise attempt);
-- an end fragment: extra HTML the output socket sends when a run ends (the exercise verdict).
+- an end fragment: extra HTML the output socket sends when a run ends (the exercise verdict);
+- a terminal hook: called when a student's terminal is closed (the class dashboards refresh).
 The dependency keeps pointing from lessons to sandbox.
 """
 
@@ -23,6 +24,7 @@ _start_hooks: list[RunHook] = []
 _finish_hooks: list[RunHook] = []
 _end_fragments: list[EndFragment] = []
 _build_end_fragments: list[Callable[[object], str]] = []
+_terminal_hooks: list[Callable[[int], None]] = []
 
 
 def _register(registry: list, function) -> None:
@@ -48,6 +50,17 @@ def register_end_fragment(fragment: EndFragment) -> None:
 
 def register_build_end_fragment(fragment: Callable[[object], str]) -> None:
     _register(_build_end_fragments, fragment)
+
+
+def register_terminal_hook(hook: Callable[[int], None]) -> None:
+    """Called with the owner's id when a student's terminal is closed (the dashboards)."""
+    _register(_terminal_hooks, hook)
+
+
+def terminal_changed(owner_id: int) -> None:
+    """Synchronous: call from a worker thread."""
+    for hook in _terminal_hooks:
+        hook(owner_id)
 
 
 def build_end_fragments(build) -> str:

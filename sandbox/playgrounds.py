@@ -19,12 +19,14 @@ from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from sandbox import engine, supervisor
+from sandbox import engine, hooks, supervisor
 from sandbox.models import Playground
 from sandbox.pipe import OutputPipe
 
@@ -71,25 +73,63 @@ LIVE: dict[int, LivePlayground] = {}
 _OPENING: dict[int, asyncio.Lock] = {}
 
 
+@dataclass
+class Adopted:
+    """A playground a previous process of this deployment left running (see `recover`): held,
+    so the reaper spares its container, until its owner's next open attaches a relay."""
+
+    playground: Playground
+    since: float = field(default_factory=time.monotonic)
+
+
+ADOPTED: dict[int, Adopted] = {}
+
+GONE_REASON = gettext_lazy(
+    "터미널 컨테이너가 사라졌어요. 터미널 열기를 누르면 새 터미널이 바로 열려요."
+)
+CLOSED_AFTER_RESTART = gettext_lazy(
+    "서버가 다시 시작되는 동안 터미널이 끝났어요. 터미널 열기를 누르면 새로 열려요."
+)
+READOPTED_NOTE = gettext_lazy(
+    "[서버가 다시 시작됐어요. 같은 셸이고 /work의 파일도 그대로예요. Enter를 눌러 주세요.]"
+)
+
+
 def group_name(owner_id) -> str:
     """The group of every socket showing the owner's terminal (theirs and watchers')."""
     return f"terminal_u{owner_id}"
 
 
 def held_container_ids() -> set[str]:
-    return {live.playground.container_id for live in list(LIVE.values())}
+    held = {live.playground.container_id for live in list(LIVE.values())}
+    return held | {adopted.playground.container_id for adopted in list(ADOPTED.values())}
 
 
 async def open_for(owner_id: int) -> LivePlayground:
-    """The owner's live playground, started if there is none (one per student)."""
+    """The owner's live playground, started if there is none (one per student).
+
+    The container is asked for first: one removed behind the server's back (`docker rm -f`,
+    an engine restart) may not have been noticed by its relay yet, and a tab must never be
+    attached to it. It is ended (its tabs told) and a new one started, at once."""
     lock = _OPENING.setdefault(owner_id, asyncio.Lock())
     async with lock:
         live = LIVE.get(owner_id)
-        if live is not None and live.playground.expires_at > timezone.now():
-            return live
-        if live is not None:
+        if live is None and (adopted := ADOPTED.pop(owner_id, None)) is not None:
+            live = await _adopt(adopted)
+        if live is not None and live.playground.expires_at <= timezone.now():
             await end(live, _("터미널의 시간이 다 됐어요."))
+        elif live is not None and await _runs(live.playground):
+            return live
+        elif live is not None:
+            await end(live, str(GONE_REASON))
         return await _start(owner_id)
+
+
+async def _runs(playground: Playground) -> bool:
+    """The playground's container exists and runs (EngineUnavailable if the engine is away)."""
+    if not playground.container_id:
+        return False
+    return await asyncio.to_thread(engine.is_running, playground.container_id)
 
 
 async def _start(owner_id: int) -> LivePlayground:
@@ -116,6 +156,73 @@ async def _start(owner_id: int) -> LivePlayground:
     return live
 
 
+async def _adopt(adopted: Adopted) -> LivePlayground | None:
+    """Attach a new relay to a playground a previous process left running: the same shell and
+    its /work. None (and the playground closed) if its container is gone meanwhile."""
+    playground = adopted.playground
+    if playground.expires_at > timezone.now() and await _runs(playground):
+        try:
+            stream = await asyncio.to_thread(engine.attach, playground.container_id, True, True)
+        except engine.EngineError as error:
+            log.warning("playground %s: could not reattach (%s)", playground.id, error)
+        else:
+            live = LivePlayground(playground, stream)
+            live.remember(f"\r\n{READOPTED_NOTE}\r\n")
+            LIVE[playground.owner_id] = live
+            live.relay = asyncio.get_running_loop().create_task(_relay(live))
+            _ensure_supervisor()
+            log.info("playground %s: re-adopted after a restart", playground.id)
+            return live
+    await _close(playground, GONE_REASON)
+    return None
+
+
+def recover() -> dict[str, list[str]]:
+    """Blocking, at start-up, before the first reap: the playgrounds a previous process of this
+    deployment left open. One whose container still runs is adopted (held, so the reaper spares
+    it; its owner's next open attaches a relay: the same shell, the same /work); the others are
+    closed (recorded, container removed, dashboards told). With the engine away nothing is
+    closed: they stay held, and the next open asks the engine again."""
+    adopted, closed = [], []
+    now = timezone.now()
+    for playground in Playground.objects.filter(ended_at__isnull=True).order_by("-created_at"):
+        owner_id = playground.owner_id
+        keep = owner_id not in LIVE and owner_id not in ADOPTED and playground.expires_at > now
+        if keep:
+            try:
+                keep = bool(playground.container_id) and engine.is_running(playground.container_id)
+            except engine.EngineUnavailable:
+                keep = True
+        if keep:
+            ADOPTED[owner_id] = Adopted(playground)
+            adopted.append(str(playground.id))
+            continue
+        if owner_id in LIVE and LIVE[owner_id].playground.pk == playground.pk:
+            continue  # followed by this very process (recovery called twice)
+        playground.ended_at, playground.end_reason = now, str(CLOSED_AFTER_RESTART)
+        playground.save(update_fields=["ended_at", "end_reason"])
+        _remove(playground)
+        _tell_dashboards(owner_id)
+        closed.append(str(playground.id))
+    if adopted or closed:
+        log.info("terminals after a restart: %d re-adopted, %d closed", len(adopted), len(closed))
+    return {"adopted": adopted, "closed": closed}
+
+
+async def adopt_all() -> int:
+    """Attach relays to every adopted playground now (the separate supervisor, which has its
+    loop at start-up; the single server attaches on each owner's next open)."""
+    count = 0
+    for owner_id in list(ADOPTED):
+        lock = _OPENING.setdefault(owner_id, asyncio.Lock())
+        async with lock:
+            if owner_id not in LIVE and (adopted := ADOPTED.pop(owner_id, None)) is not None:
+                count += await _adopt(adopted) is not None
+    if ADOPTED or LIVE:
+        _ensure_supervisor()
+    return count
+
+
 async def _relay(live: LivePlayground) -> None:
     loop = asyncio.get_running_loop()
     pipe = OutputPipe(loop, limit=256 * 1024)
@@ -140,7 +247,7 @@ async def _relay(live: LivePlayground) -> None:
         if text:
             live.remember(text)
             live.seq += 1
-            event = {"type": "terminal.output", "data": text, "seq": live.seq}
+            event = {"type": "terminal.output", "data": text, "seq": live.seq, "id": live.id}
             try:
                 await layer.group_send(group_name(live.playground.owner_id), event)
             except Exception as error:  # the channel layer (Redis) is away; tabs reconnect
@@ -152,7 +259,19 @@ async def _relay(live: LivePlayground) -> None:
         if eof:
             break
     if LIVE.get(live.playground.owner_id) is live:
-        await end(live, _("셸이 끝났어요."))
+        # A stopped container is the shell ending (`exit`); a missing one was taken away.
+        reason = GONE_REASON if await _gone(live.playground) else _("셸이 끝났어요.")
+        await end(live, str(reason))
+
+
+async def _gone(playground: Playground) -> bool:
+    try:
+        await asyncio.to_thread(engine.inspect, playground.container_id)
+    except engine.EngineError:  # No such container
+        return True
+    except engine.EngineUnavailable:
+        return False
+    return False
 
 
 async def send_input(live: LivePlayground, data: str) -> None:
@@ -180,19 +299,41 @@ async def end(live: LivePlayground, reason: str) -> None:
     live.stream.close()
     with suppress(Exception):  # the channel layer (Redis) is away: tabs find out on reconnect
         await get_channel_layer().group_send(
-            group_name(live.playground.owner_id), {"type": "terminal.ended", "reason": reason}
+            group_name(live.playground.owner_id),
+            {"type": "terminal.ended", "reason": reason, "id": live.id},
         )
-    live.playground.ended_at, live.playground.end_reason = timezone.now(), reason[:200]
-    await live.playground.asave(update_fields=["ended_at", "end_reason"])
+    await _close(live.playground, reason)
+
+
+async def _close(playground: Playground, reason: str) -> None:
+    """Record why the playground ended, remove its container, tell the dashboards."""
+    playground.ended_at, playground.end_reason = timezone.now(), str(reason)[:200]
+    await playground.asave(update_fields=["ended_at", "end_reason"])
+    await asyncio.to_thread(_remove, playground)
+    await sync_to_async(_tell_dashboards)(playground.owner_id)
+
+
+def _remove(playground: Playground) -> None:
+    if playground.container_id:
+        try:
+            engine.remove(playground.container_id)
+        except (engine.EngineError, engine.EngineUnavailable) as error:
+            log.warning("playground %s: container left for the reaper (%s)", playground.id, error)
+
+
+def _tell_dashboards(owner_id: int) -> None:
     try:
-        await asyncio.to_thread(engine.remove, live.playground.container_id)
-    except (engine.EngineError, engine.EngineUnavailable):
-        log.warning("playground %s: container left for the reaper", live.id)
+        hooks.terminal_changed(owner_id)
+    except Exception:  # a dashboard not told refreshes later; the terminal is closed anyway
+        log.exception("terminal of %s: the terminal hooks failed", owner_id)
 
 
 async def end_all() -> None:
     for live in list(LIVE.values()):
         await end(live, _("서버가 터미널을 정리했어요."))
+    for owner_id in list(ADOPTED):
+        if (adopted := ADOPTED.pop(owner_id, None)) is not None:
+            await _close(adopted.playground, _("서버가 터미널을 정리했어요."))
 
 
 async def expire_due() -> int:
@@ -208,6 +349,17 @@ async def expire_due() -> int:
         else:
             continue
         ended += 1
+    for owner_id, adopted in list(ADOPTED.items()):
+        idle = time.monotonic() - adopted.since
+        if adopted.playground.expires_at <= now:
+            reason = _("터미널의 시간이 다 됐어요.")
+        elif idle >= settings.SANDBOX_PLAYGROUND_IDLE_SECONDS:
+            reason = _("오래 쓰지 않아서 터미널을 정리했어요.")
+        else:
+            continue
+        if ADOPTED.pop(owner_id, None) is adopted:
+            await _close(adopted.playground, reason)
+            ended += 1
     return ended
 
 
@@ -222,7 +374,7 @@ def _ensure_supervisor() -> None:
 
 
 async def _supervise() -> None:
-    while LIVE:
+    while LIVE or ADOPTED:
         await asyncio.sleep(5)
         try:
             await expire_due()

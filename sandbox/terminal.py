@@ -29,7 +29,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.owner_id = None
-        self.seq = 0
+        self.seq, self.playground_id = 0, None
         await self.accept()
         user = self.scope["user"]
         if not user.is_authenticated:
@@ -111,7 +111,15 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 }
             )
 
+    def _another_playground(self, event: dict) -> bool:
+        """An event of a playground this socket is not showing (one that ended while this
+        socket opened its replacement): numbers and endings are per playground."""
+        mine = getattr(self, "playground_id", None)
+        return mine is not None and event.get("id", mine) != mine
+
     async def terminal_output(self, event: dict) -> None:
+        if self._another_playground(event):
+            return
         if event["seq"] <= self.seq:
             return
         if event["seq"] > self.seq + 1:
@@ -125,6 +133,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await self._send_json({"type": "output", "data": event["data"]})
 
     async def terminal_ended(self, event: dict) -> None:
+        if self._another_playground(event):
+            return
         await self._send_json({"type": "ended", "reason": event["reason"]})
         await self._stop_listening()
         await self.close(code=ENDED)
@@ -149,7 +159,7 @@ class TerminalWatchConsumer(TerminalConsumer):
 
     async def connect(self) -> None:
         self.owner_id = None
-        self.seq = 0
+        self.seq, self.playground_id = 0, None
         await self.accept()
         playground = await _watchable(self.scope["user"], self.scope["url_route"]["kwargs"]["pk"])
         view = None

@@ -224,3 +224,30 @@ async def test_ctrl_c_interrupts_and_a_resize_reaches_the_tty(alice, cleanup):
     await screen.type("stty size\r")
     await screen.wait_for("30 100")
     await screen.close()
+
+
+async def test_a_removed_playground_is_replaced_at_once_from_a_new_tab(alice, cleanup):
+    # The container goes behind the server's back (`docker rm -f`, another deployment's reaper,
+    # an engine restart): the next open, from any tab, gets a working shell at once.
+    old = Screen(alice)
+    await old.open()
+    await old.type("echo before-$((1+1))\r")
+    await old.wait_for("before-2")
+    gone = playgrounds.LIVE[alice.pk].playground.container_id
+    await asyncio.to_thread(engine.remove, gone)
+    fresh = Screen(alice)
+    started = time.monotonic()
+    hello = await fresh.open()
+    assert hello["type"] == "hello", fresh.messages
+    await fresh.type("echo after-$((2+3))\r")
+    await fresh.wait_for("after-5", timeout=10)
+    assert time.monotonic() - started < 5
+    assert playgrounds.LIVE[alice.pk].playground.container_id != gone
+    # The old tab was told, in words, and nothing of the engine's own text.
+    while old.messages[-1]["type"] not in ("ended", "closed"):
+        await old.next()
+    said = json.dumps(old.messages, ensure_ascii=False)
+    assert "터미널" in said or "셸" in said
+    for raw in (gone[:12], "No such container", "APIError", "Traceback"):
+        assert raw not in said
+    await fresh.close()
