@@ -43,6 +43,9 @@ class Run(models.Model):
     # What the engine said, for the server log and the instructor's transcript view: never
     # shown to the student (ids, `No such container` …).
     detail = models.CharField(max_length=500, blank=True)
+    # The queue entry this run was started from (sandbox/runqueue.py), so a queue socket that
+    # reconnects after the entry left the queue finds the run it became.
+    queued_as = models.UUIDField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -69,6 +72,34 @@ class Run(models.Model):
         if self.started_at and self.ended_at:
             return (self.ended_at - self.started_at).total_seconds()
         return None
+
+
+class QueuedRun(models.Model):
+    """A press that found the server full (SANDBOX_MAX_TOTAL live runs): it waits here, in the
+    database, so every web worker and the supervisor see it and it outlives any one process.
+    First come, first served: the order is the id. Whoever frees a slot deletes the row and
+    creates the Run in one transaction (sandbox/runqueue.py)."""
+
+    id = models.BigAutoField(primary_key=True)
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # in URLs
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queued_runs"
+    )
+    label = models.CharField(max_length=200)
+    spec = models.JSONField()  # sandbox.runs.RunSpec.data()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # A second press of the same exercise while queued is the same entry.
+            models.UniqueConstraint(
+                fields=["owner", "label"], name="one_queued_run_per_owner_and_label"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} (queued)"
 
 
 class Playground(models.Model):
