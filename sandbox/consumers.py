@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import runlog, runs
+from sandbox import runlog, runs, supervisor
 from sandbox.hooks import end_fragments, may_watch
 from sandbox.models import Run
 
@@ -17,6 +19,8 @@ REFUSED = 4403
 ENDED = 1000  # a normal close: the browser does not reconnect
 TRY_AGAIN = 1013  # the browser reconnects after a pause
 WATCH_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
 
 
 @database_sync_to_async
@@ -41,6 +45,7 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         self.group = runs.group_name(self.run_id)
         self.seq = 0
         self.ended = False
+        self.supervisor_stopped = False
         run = await _watchable_run(self.scope["user"], self.run_id)
         # Accept, then refuse in words: a socket closed during the handshake looks like a
         # network failure to the browser, which would retry forever.
@@ -74,13 +79,45 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         return False
 
     async def _watch(self) -> None:
-        """A busy channel layer may drop an event (channels-redis drops what finds a worker's
-        inbox full): every few seconds, a run that has left the log ends here too."""
+        """While the run is live, every few seconds: a busy channel layer may drop an event
+        (channels-redis drops what finds a worker's inbox full), so a run that has left the
+        log ends here too. Scaled out, every second too: a supervisor that stopped beating
+        (killed, hung) is said in the page rather than left spinning; when it beats again,
+        the run's status comes back (a restarted supervisor then ends the run it cannot
+        follow, and the socket ends with it)."""
+        separate = supervisor.separate()
+        tick = supervisor.CHECK_SECONDS if separate else WATCH_SECONDS
+        log_checked = time.monotonic()
         while True:
-            await asyncio.sleep(WATCH_SECONDS)
-            if not await runlog.current().exists(self.run_id):
+            await asyncio.sleep(tick)
+            if separate:
+                await self._check_supervisor()
+            if time.monotonic() - log_checked < WATCH_SECONDS - tick / 2:
+                continue
+            log_checked = time.monotonic()
+            try:
+                still = await runlog.current().exists(self.run_id)
+            except Exception as error:  # its store restarting: look again next time
+                log.info("run %s: run log unreadable (%s)", self.run_id, error)
+                continue
+            if not still:
                 await self._end(await _reload(self.run_id))
                 return
+
+    async def _check_supervisor(self) -> None:
+        if self.ended:
+            return
+        beating = await supervisor.beating()
+        if beating is False and not self.supervisor_stopped:
+            self.supervisor_stopped = True
+            log.warning("run %s: the supervisor's heartbeat is gone", self.run_id)
+            await self._send(
+                "supervisor-stopped", run_id=self.run_id, message=supervisor.STOPPED_MESSAGE
+            )
+        elif beating and self.supervisor_stopped:
+            self.supervisor_stopped = False
+            if not self.ended:
+                await self._send("status", run=await _reload(self.run_id))
 
     async def disconnect(self, code: int) -> None:
         if watchdog := getattr(self, "watchdog", None):

@@ -44,6 +44,14 @@ HEARTBEAT_TTL_SECONDS = 6
 ANSWER_SECONDS = 30.0
 
 GONE_MESSAGE = gettext_lazy("실습 서버(supervisor)가 응답하지 않아요. 잠시 후 다시 실행해 주세요.")
+# What an open socket says when the supervisor stops beating while it shows something live.
+STOPPED_MESSAGE = gettext_lazy(
+    "실습 서버(supervisor)가 멈췄어요. 관리자에게 알려 주세요. "
+    "다시 시작되면 실행을 다시 눌러 주세요."
+)
+# How often an open socket looks at the heartbeat (one Redis read a second per web worker,
+# however many sockets ask: see beating()).
+CHECK_SECONDS = 1.0
 
 
 class SupervisorUnavailable(EngineUnavailable):
@@ -120,6 +128,46 @@ async def _require_supervisor() -> None:
     if not alive:
         raise SupervisorUnavailable(str(GONE_MESSAGE))
     _seen_alive_at = time.monotonic()
+
+
+_beat_seen: tuple[float, bool | None] = (-1.0, True)
+_beat_checking: asyncio.Future | None = None
+
+
+async def beating() -> bool | None:
+    """Does this deployment's separate supervisor beat? True; False: its heartbeat is gone, so
+    it has missed three beats (killed, hung, its machine down); None: cannot tell (Redis does
+    not answer, or restarted less than a heartbeat's lifetime ago, so the key has not been
+    written back yet). Read at most once per CHECK_SECONDS per process, the sockets asking at
+    the same moment sharing one read."""
+    global _beat_seen, _beat_checking
+    at, seen = _beat_seen
+    if time.monotonic() - at < CHECK_SECONDS:
+        return seen
+    checking = _beat_checking
+    if checking and not checking.done() and checking.get_loop() is asyncio.get_running_loop():
+        return await asyncio.shield(checking)
+    _beat_checking = asyncio.ensure_future(_read_beat())
+    seen = await asyncio.shield(_beat_checking)
+    _beat_seen = (time.monotonic(), seen)
+    return seen
+
+
+async def _read_beat() -> bool | None:
+    global _seen_alive_at
+    import redis
+
+    try:
+        redis_client = redisconn.client()
+        if await redis_client.exists(_heartbeat_key()):
+            _seen_alive_at = time.monotonic()
+            return True
+        # Gone, or Redis restarted a moment ago (its keys lost until the next beat).
+        uptime = (await redis_client.info("server")).get("uptime_in_seconds", 0)
+    except (redis.RedisError, OSError) as error:
+        log.info("heartbeat check: Redis unavailable (%s)", error)
+        return None
+    return False if int(uptime) > HEARTBEAT_TTL_SECONDS else None
 
 
 # The supervisor process (manage.py sandbox_supervisor).
