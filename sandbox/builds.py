@@ -358,6 +358,33 @@ def expire_builds() -> int:
     return len(old)
 
 
+CUT_OFF_MESSAGE = gettext_lazy(
+    "서버가 다시 시작되어 빌드가 중간에 끊겼어요. 빌드 버튼을 다시 눌러 주세요."
+)
+
+
+def recover() -> list[str]:
+    """Blocking, at start-up: builds still marked «building» that no follower of this process
+    holds were cut off with a previous process. Mark them failed, in words, so the student can
+    build again (start_build refuses while one is building); return their ids."""
+    cut_off = Build.objects.filter(state=Build.State.BUILDING).exclude(pk__in=list(LIVE))
+    ids = [str(pk) for pk in cut_off.values_list("pk", flat=True)]
+    Build.objects.filter(pk__in=ids).update(
+        state=Build.State.FAILED, message=str(CUT_OFF_MESSAGE), ended_at=timezone.now()
+    )
+    if ids:
+        log.info("marked %d build(s) cut off by a restart as failed", len(ids))
+    return ids
+
+
+async def tell_cut_off(build_ids: list[str]) -> None:
+    """Sockets still showing a cut-off build (on web workers that outlived the supervisor)
+    learn that it ended."""
+    for build_id in build_ids:
+        with suppress(Exception):
+            await get_channel_layer().group_send(group_name(build_id), {"type": "build.ended"})
+
+
 async def wait_for_all() -> None:
     while _TASKS:
         await asyncio.gather(*list(_TASKS), return_exceptions=True)

@@ -678,3 +678,32 @@ def labelled_services(namespace: str | None = None) -> list[str]:
     label = SANDBOX_LABEL if namespace == "*" else f"{SANDBOX_LABEL}={namespace}"
     with _engine_call() as client:
         return [s["Spec"]["Name"] for s in client.api.services(filters={"label": label})]
+
+
+def labelled_service_details(namespace: str | None = None) -> list[dict]:
+    """This deployment's services with what recovery needs: name, labels, when created (seconds
+    since the epoch) and the state of their last update (`rollback_completed` …)."""
+    namespace = namespace or settings.SANDBOX_NAMESPACE
+    label = SANDBOX_LABEL if namespace == "*" else f"{SANDBOX_LABEL}={namespace}"
+    with _engine_call() as client:
+        return [
+            {
+                "name": s["Spec"]["Name"],
+                "labels": s["Spec"].get("Labels") or {},
+                "created": _engine_time(s.get("CreatedAt", "")),
+                "update": (s.get("UpdateStatus") or {}).get("State", ""),
+            }
+            for s in client.api.services(filters={"label": label})
+        ]
+
+
+def _engine_time(text: str) -> float:
+    """'2026-12-02T06:06:31.123456789Z' (nanoseconds, as the engine writes) → epoch seconds."""
+    import datetime
+    import re
+
+    text = re.sub(r"(\.\d{6})\d*", r"\1", text).replace("Z", "+00:00")
+    try:
+        return datetime.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return 0.0

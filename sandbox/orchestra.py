@@ -7,6 +7,7 @@ DESIGN.md says where it and Kubernetes differ and how a real cluster would slot 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from sandbox import engine, supervisor
+
+log = logging.getLogger(__name__)
 
 KUBERNETES_VERSION = "1.30"
 MAX_REPLICAS = 5
@@ -363,6 +366,42 @@ def expire_due() -> int:
             end(owner_id)
             ended += 1
     return ended
+
+
+def recover() -> list[int]:
+    """Blocking, at start-up, before the first reap: re-adopt the labs a previous process of
+    this deployment left running, from their services' labels (owner, namespace) and the
+    engine's view of them (created: the lab's time left; an update status of rollback: rolled
+    back), so the reaper holds them instead of removing them with the student's work. What lived
+    only in the old process's memory (the measured healing time, the balancing count) is not
+    known; the student's passed checks are attempts in the database. Returns the owners."""
+    try:
+        if not engine.swarm_active():
+            return []
+        services = engine.labelled_service_details()
+    except (engine.EngineUnavailable, engine.EngineError) as error:
+        log.warning("labs not recovered: %s", error)
+        return []
+    adopted = []
+    for service in sorted(services, key=lambda s: s["created"], reverse=True):
+        try:
+            owner_id = int(service["labels"].get(LAB_LABEL, ""))
+        except ValueError:
+            continue
+        if owner_id in LIVE:
+            continue  # followed already, or an older service of the same student (reaped)
+        age = max(0.0, time.time() - service["created"]) if service["created"] else 0.0
+        LIVE[owner_id] = Lab(
+            owner_id,
+            service["name"],
+            f"baeum-lab-u{owner_id}-{settings.SANDBOX_NAMESPACE}"[:63],
+            time.monotonic() + settings.SANDBOX_LAB_SECONDS - age,
+            rolled_back=service["update"].startswith("rollback"),
+        )
+        adopted.append(owner_id)
+    if adopted:
+        log.info("re-adopted %d lab(s) after a restart", len(adopted))
+    return adopted
 
 
 async def wait_until(owner_id: int, predicate, timeout: float = 60) -> dict:

@@ -65,6 +65,30 @@ def reap_orphans(grace_seconds: float = 0) -> int:
     return removed
 
 
+def recover_after_restart() -> dict:
+    """At start-up (the single server's and the separate supervisor's), after
+    `abandon_unfollowed_runs` and BEFORE the first reap: what a previous process of this
+    deployment left behind is recovered or closed, each kind by the module that owns it —
+    builds cut off are marked failed, terminals whose container still runs are re-adopted (the
+    others closed), labs whose services still run are re-adopted. Re-adopted containers and
+    services are then held, so the reap that follows spares them. An engine that does not
+    answer leaves what needs it for the next start (the builds are recovered all the same)."""
+    recovered: dict = {"builds": builds.recover(), "terminals": {}, "labs": []}
+    try:
+        recovered["terminals"] = playgrounds.recover()
+    except (engine.EngineUnavailable, engine.EngineError) as error:
+        log.warning("terminals not recovered: %s", error)
+    recovered["labs"] = orchestra.recover()
+    return recovered
+
+
+async def tell_recovered(recovered: dict) -> None:
+    """Sockets on web workers that outlived a supervisor: cut-off builds ended; the separate
+    supervisor attaches relays to re-adopted terminals at once."""
+    await builds.tell_cut_off(recovered.get("builds", []))
+    await playgrounds.adopt_all()
+
+
 def abandon_unfollowed_runs() -> list[str]:
     """At start-up: runs still marked live belonged to a process that is gone. Say so; return
     their ids."""

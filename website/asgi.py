@@ -16,6 +16,7 @@ from sandbox import deployment, engine, images  # noqa: E402
 from sandbox.reaper import (  # noqa: E402
     abandon_unfollowed_runs,
     reap_everywhere,
+    recover_after_restart,
     start_background_reaper,
 )
 from website.routing import websocket_application  # noqa: E402
@@ -38,6 +39,8 @@ if settings.SANDBOX_SUPERVISOR == "inside":
         sys.stderr.write(f"{taken}\n")
         raise SystemExit(2) from None
     abandon_unfollowed_runs()
+    # Before the first reap: re-adopted terminals and labs are held, so it spares them.
+    recover_after_restart()
     if engine.ping() or settings.SANDBOX_ENGINES:
         reap_everywhere(grace_seconds=0)
     else:

@@ -9,8 +9,10 @@ from sandbox import deployment, pool, supervisor
 from sandbox.reaper import (
     abandon_unfollowed_runs,
     reap_everywhere,
+    recover_after_restart,
     start_background_reaper,
     tell_abandoned,
+    tell_recovered,
 )
 
 log = logging.getLogger("sandbox.supervisor")
@@ -42,6 +44,10 @@ class Command(BaseCommand):
         await tell_abandoned(abandoned)
         if abandoned:
             log.info("marked %d run(s) of a previous supervisor as abandoned", len(abandoned))
+        # Builds cut off, terminals and labs left running: recovered before the first reap, so
+        # what is re-adopted is held and spared.
+        recovered = await asyncio.to_thread(recover_after_restart)
+        await tell_recovered(recovered)
         await asyncio.to_thread(reap_everywhere, 0)  # before listening: nothing in flight yet
         reaper = start_background_reaper(settings.SANDBOX_REAP_SECONDS)
         stop = asyncio.Event()
