@@ -34,6 +34,11 @@ ETCD_PEER=127.0.0.1:23800
 CONTAINERD_SOCK=$RUN/containerd.sock
 PAUSE_IMAGE=registry.k8s.io/pause:3.10.1-baeum # built here, imported; never pulled
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+# NetworkPolicy enforcer: SIG Network's kube-network-policies (nftables + nfqueue). kube-router's
+# only version the proxy serves here (v2.1.0) has reported security flaws.
+NETPOL_MODULE=sigs.k8s.io/kube-network-policies
+NETPOL_VERSION=${NETPOL_VERSION:-v0.8.0}
+NETPOL_BIN=${BAEUM_K8S_CACHE:-/var/cache/baeum/kubernetes}/kube-network-policies-$NETPOL_VERSION/kube-network-policies
 
 NICE=(nice -n 19 ionice -c3)                  # two cores, and a test suite runs beside us
 log() { printf '[spike %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -123,10 +128,26 @@ build_pause() {
   log "pause image built: $tar"
 }
 
+# built from its own module (its go.mod pins its own client-go): `go build` of the module's cmd
+build_netpol() {
+  [ -x "$NETPOL_BIN" ] && return
+  local dir; dir=$(dirname "$NETPOL_BIN")
+  mkdir -p "$dir"
+  log "$NETPOL_MODULE $NETPOL_VERSION: building"
+  if [ ! -f "$dir/src/go.mod" ]; then
+    mkdir -p "$dir/src"
+    printf 'module baeum.local/netpol-build\n\ngo 1.23.0\n' >"$dir/src/go.mod"
+    (cd "$dir/src" && GOFLAGS=-mod=mod "${NICE[@]}" go get -tool "$NETPOL_MODULE/cmd@$NETPOL_VERSION")
+  fi
+  (cd "$dir/src" && CGO_ENABLED=0 GOMAXPROCS=1 "${NICE[@]}" go build -p 1 -trimpath -ldflags "-s -w" \
+    -o "$NETPOL_BIN.tmp" "$NETPOL_MODULE/cmd") && mv "$NETPOL_BIN.tmp" "$NETPOL_BIN" || die "go build $NETPOL_MODULE"
+}
+
 build() {
   install_debs
   build_kubernetes
   build_pause
+  [ "${SPIKE_NETPOL:-1}" = 0 ] || build_netpol
 }
 
 # ----------------------------------------------------------------------------------------- pki
@@ -281,11 +302,29 @@ start() {
   launch kubelet "$BIN/kubelet" --config "$STATE/kubelet.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
     --root-dir "$STATE/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
   launch kube-proxy "$BIN/kube-proxy" --config "$STATE/kube-proxy.yaml"
+  [ "${SPIKE_NETPOL:-1}" = 0 ] || start_netpol
 
   log "waiting for node $NODE_NAME to be Ready"
   wait_for "node Ready" 180 kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
   log "node $NODE_NAME Ready $((SECONDS - t0))s after start began"
   kubectl_admin get nodes -o wide
+}
+
+# kube-network-policies knows only the in-cluster config (rest.InClusterConfig): on the host it gets
+# a private mount namespace whose /run is a tmpfs holding its ServiceAccount's token, so nothing of
+# that lands in the host's /run.
+start_netpol() {
+  running kube-network-policies && return
+  kubectl_admin apply -f "$HERE/templates/netpol-rbac.yaml" >/dev/null
+  kubectl_admin -n kube-system create token kube-network-policies --duration=24h >"$STATE/netpol.token"
+  chmod 600 "$STATE/netpol.token"
+  launch kube-network-policies unshare --mount --propagation private sh -c '
+    mount -t tmpfs -o mode=0755,size=1m tmpfs /run &&
+    d=/run/secrets/kubernetes.io/serviceaccount && mkdir -p $d &&
+    cp "$1/netpol.token" $d/token && cp "$2/ca.crt" $d/ca.crt && echo kube-system >$d/namespace &&
+    exec env KUBERNETES_SERVICE_HOST="$3" KUBERNETES_SERVICE_PORT="$4" "$5" \
+      --hostname-override="$6" --disable-nri --metrics-bind-address=127.0.0.1:9080 --nfqueue-id=98 --v=2
+  ' netpol "$STATE" "$PKI" "$NODE_IP" "$APISERVER_PORT" "$NETPOL_BIN" "$NODE_NAME"
 }
 
 # ------------------------------------------------------------------------------------- proofs
@@ -319,14 +358,31 @@ proofs() {
   log "proof: the Service's ClusterIP answers from the pods (kube-proxy iptables)"
   local ip i; ip=$($k -n spike get svc web -o jsonpath='{.spec.clusterIP}')
   for i in 1 2 3 4 5 6; do $k -n spike exec hello -- wget -q -T 3 -O - "http://$ip/"; done
+  [ "${SPIKE_NETPOL:-1}" = 0 ] || proof_netpol
   log "proofs passed"
+}
+
+proof_netpol() {
+  local k=kubectl_admin ip
+  log "proof: NetworkPolicy (kube-network-policies) — deny all ingress to web, then allow from hello"
+  ip=$($k -n spike get pods -l app=web -o jsonpath='{.items[0].status.podIP}')
+  $k -n spike exec hello -- wget -q -T 3 -O - "http://$ip:8080/" || die "web pod $ip not reachable before any policy"
+  $k apply -f "$HERE/templates/netpol-deny.yaml"
+  sleep 2
+  if $k -n spike exec hello -- wget -q -T 3 -O - "http://$ip:8080/"; then die "deny-all did not block $ip"; fi
+  echo "blocked as expected"
+  $k -n spike label pod hello role=client --overwrite
+  $k apply -f "$HERE/templates/netpol-allow.yaml"
+  sleep 2
+  $k -n spike exec hello -- wget -q -T 3 -O - "http://$ip:8080/" || die "allow-from-client did not let hello through"
+  $k -n spike delete networkpolicy --all
 }
 
 mem() {
   log "RSS (KiB) of each component"
   local n
-  for n in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd; do
-    running "$n" && ps -o rss=,cmd= -p "$(cat "$RUN/$n.pid")" | cut -c1-110
+  for n in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd kube-network-policies; do
+    if running "$n"; then ps -o rss=,cmd= -p "$(cat "$RUN/$n.pid")" | cut -c1-110; fi
   done
   echo "shims: $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" | xargs -r ps -o rss= -p | awk '{s+=$1;n++} END {print n" processes, "s" KiB"}')"
 }
@@ -367,7 +423,7 @@ stop() {
     log "deleting the spike's namespace (the kubelet tears its pods' networks down)"
     kubectl_admin delete ns spike --ignore-not-found --timeout=90s || true
   fi
-  for n in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_one $n; done
+  for n in kube-network-policies kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_one $n; done
   # what is left of the pods: their processes (kill only those in our kubelet's cgroups) and shims
   local f p
   for f in /sys/fs/cgroup/pids/kubepods/ /sys/fs/cgroup/memory/kubepods/; do
@@ -377,6 +433,7 @@ stop() {
   stop_one containerd
   [ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   delete_chains
+  for t in kube-network-policies kube-network-policies-dnscache; do nft delete table inet $t 2>/dev/null || true; done
   # mounts under our state (overlay rootfs, shm, projected volumes) and the pods' network namespaces
   awk '{print $2}' /proc/mounts | grep -E "^($STATE|$RUN)/" | sort -r | while read -r m; do umount -l "$m" || true; done
   for f in /run/netns/cni-*; do [ -e "$f" ] || continue; umount "$f" 2>/dev/null; rm -f "$f"; done
