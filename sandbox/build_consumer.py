@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import builds, engine
+from sandbox import builds, engine, supervisor
 from sandbox.hooks import build_end_fragments, may_watch
 from sandbox.models import Build
 
 FRAMES = "sandbox/build_panel.html"
+WATCH_SECONDS = 5.0
 
 
 @database_sync_to_async
@@ -67,6 +71,8 @@ def drawn(rows: list[dict]) -> list[dict]:
 class BuildOutputConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.build_id = str(self.scope["url_route"]["kwargs"]["build_id"])
+        self.ended = False
+        self.supervisor_stopped = False
         build = await _watchable(self.scope["user"], self.build_id)
         await self.accept()
         if build is None:
@@ -82,8 +88,46 @@ class BuildOutputConsumer(AsyncWebsocketConsumer):
         self.shown = len(build.log)
         await self._send("steps", build=build)
         await self._send("log-replace", build=build)
+        self.watchdog = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """While building: every few seconds, a build no longer marked building ends here too
+        (its end event lost, or a restarted supervisor marked it failed); scaled out, every
+        second, a supervisor whose heartbeat is gone is said in place of the spinner."""
+        separate = supervisor.separate()
+        tick = supervisor.CHECK_SECONDS if separate else WATCH_SECONDS
+        checked = time.monotonic()
+        while not self.ended:
+            await asyncio.sleep(tick)
+            if separate:
+                beating = await supervisor.beating()
+                if beating is False and not self.supervisor_stopped:
+                    self.supervisor_stopped = True
+                    await self._send(
+                        "supervisor-stopped",
+                        build_id=self.build_id,
+                        message=supervisor.BUILD_STOPPED_MESSAGE,
+                    )
+                elif beating and self.supervisor_stopped:
+                    self.supervisor_stopped = False
+                    build = await Build.objects.aget(pk=self.build_id)
+                    if build.state == Build.State.BUILDING:
+                        await self._send("status", build=build)
+            if time.monotonic() - checked < WATCH_SECONDS - tick / 2:
+                continue
+            checked = time.monotonic()
+            state = (
+                await Build.objects.filter(pk=self.build_id)
+                .values_list("state", flat=True)
+                .afirst()
+            )
+            if state != Build.State.BUILDING:
+                await self._end()
+                return
 
     async def disconnect(self, code: int) -> None:
+        if watchdog := getattr(self, "watchdog", None):
+            watchdog.cancel()
         await self.channel_layer.group_discard(builds.group_name(self.build_id), self.channel_name)
 
     async def build_step(self, event: dict) -> None:
@@ -99,6 +143,9 @@ class BuildOutputConsumer(AsyncWebsocketConsumer):
         await self._end()
 
     async def _end(self) -> None:
+        if self.ended:
+            return  # the end event and the watchdog may both find it
+        self.ended = True
         build = await database_sync_to_async(Build.objects.get)(pk=self.build_id)
         await self._send("steps", build=build)
         await self._send("log-replace", build=build)

@@ -49,6 +49,10 @@ STOPPED_MESSAGE = gettext_lazy(
     "실습 서버(supervisor)가 멈췄어요. 관리자에게 알려 주세요. "
     "다시 시작되면 실행을 다시 눌러 주세요."
 )
+BUILD_STOPPED_MESSAGE = gettext_lazy(
+    "실습 서버(supervisor)가 멈췄어요. 관리자에게 알려 주세요. "
+    "다시 시작되면 빌드를 다시 눌러 주세요."
+)
 # How often an open socket looks at the heartbeat (one Redis read a second per web worker,
 # however many sockets ask: see beating()).
 CHECK_SECONDS = 1.0
