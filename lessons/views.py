@@ -17,8 +17,8 @@ from lessons.classes import student_changed
 from lessons.forms import SignupForm
 from lessons.models import Attempt
 from lessons.progress import course_progress, lesson_progress, record
-from sandbox import errors, playgrounds, runs
-from sandbox.models import Run
+from sandbox import errors, playgrounds, runqueue, runs
+from sandbox.models import QueuedRun, Run
 
 
 def course(request: HttpRequest) -> HttpResponse:
@@ -123,9 +123,14 @@ async def exercise_run(request: HttpRequest, slug: str, exercise_id: str) -> Htt
         return _run_message(request, str(error))
     spec = _run_spec(lesson, exercise, command, user.pk)
     try:
-        run = await runs.start_run(spec)
-    except runs.QuotaExceeded as error:
+        run = await runs.start_run(spec, queue=True)
+    except runs.QuotaExceeded as error:  # the student's own limit: at once, with a stop offer
         return _run_message(request, str(error), live_runs=await _live_runs_of(user))
+    if isinstance(run, QueuedRun):
+        # The server is full: the press waits its turn, and the panel shows where it stands.
+        context = {"entry": run, "joined": run.joined_existing}
+        context["standing"] = await runqueue.standing(run)
+        return render(request, "sandbox/queue_panel.html#panel", context)
     await student_changed(user.pk)  # the class dashboards show the new run
     return render(
         request, "sandbox/run_panel.html#panel", {"run": run, "joined": run.joined_existing}

@@ -33,9 +33,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks, hosts, pool, runlog, supervisor
+from sandbox import engine, hooks, hosts, pool, runlog, runqueue, supervisor
 from sandbox.images import LAB_IMAGES
-from sandbox.models import Run
+from sandbox.models import QueuedRun, Run
 from sandbox.pipe import OutputPipe
 
 log = logging.getLogger(__name__)
@@ -173,11 +173,16 @@ def group_name(run_id) -> str:
     return f"run_{run_id}"
 
 
-async def start_run(spec: RunSpec) -> Run:
+async def start_run(spec: RunSpec, *, queue: bool = False) -> Run | QueuedRun:
     """Record a run and have the supervisor follow it; returns before any container exists.
 
     If the owner already has a live run with the same label (a second press of the same
     button), that run is returned instead, with `joined_existing` set.
+
+    With `queue`, a press that finds the server full (SANDBOX_MAX_TOTAL live runs), or others
+    already waiting, joins the run queue (sandbox/runqueue.py) and its `QueuedRun` is returned
+    (the same entry, `joined_existing` set, for a second press while it waits); without, it is
+    refused with QuotaExceeded as the student's own limit always is.
     """
     async with _start_lock():
         existing = await _live_run_of(spec)
@@ -187,8 +192,12 @@ async def start_run(spec: RunSpec) -> Run:
                 return existing
             # Marked live, but no run log: a process that was following it is gone.
             await _fail_unstarted(existing, _("이 실행은 이어서 볼 수 없어요. 다시 실행해 주세요."))
+        if queue and (entry := await runqueue.queued_of(spec.owner_id, spec.label)):
+            entry.joined_existing = True
+            runqueue.ensure_ticker()
+            return entry
         try:
-            run = await _create_run_within_quota(spec)
+            run = await _create_run_within_quota(spec, queue=queue)
         except IntegrityError:
             # The same press, at the same instant, on another web worker: that one won.
             existing = await _live_run_of(spec)
@@ -196,7 +205,19 @@ async def start_run(spec: RunSpec) -> Run:
                 raise
             existing.joined_existing = True
             return existing
+    if isinstance(run, QueuedRun):
+        if not run.joined_existing:
+            await runqueue.changed()
+        runqueue.ensure_ticker()
+        return run
     run.joined_existing = False
+    await hand_over(run, spec)
+    return run
+
+
+async def hand_over(run: Run, spec: RunSpec) -> None:
+    """Begin the run's log and have the supervisor follow it (a press, or the queue's
+    dispatch); a run that cannot be handed over fails in words."""
     try:
         # The log first: a socket that opens before the first container sees an empty run.
         await runlog.current().begin(str(run.id), [part.name for part in spec.containers()])
@@ -206,7 +227,6 @@ async def start_run(spec: RunSpec) -> Run:
     except Exception as error:  # the run log's store (Redis) is unreachable
         log.warning("run %s could not be handed over: %s", run.id, error)
         await _fail_unstarted(run, _("실습을 시작하지 못했어요. 잠시 후 다시 실행해 주세요."))
-    return run
 
 
 async def _live_run_of(spec: RunSpec) -> Run | None:
@@ -251,23 +271,44 @@ async def _follow_request(run_id: str, spec: dict) -> None:
     task.add_done_callback(_TASKS.discard)
 
 
-async def _create_run_within_quota(spec: RunSpec) -> Run:
-    live = Run.objects.filter(state__in=Run.LIVE_STATES)
-    if await live.filter(owner_id=spec.owner_id).acount() >= settings.SANDBOX_MAX_PER_USER:
-        raise QuotaExceeded(
-            _("이미 실행 중인 실습이 {n}개 있어요. 하나가 끝나면 다시 실행해 주세요.").format(
-                n=settings.SANDBOX_MAX_PER_USER
-            )
+def _over_own_limit(queued: int) -> QuotaExceeded:
+    n = settings.SANDBOX_MAX_PER_USER
+    if queued:
+        return QuotaExceeded(
+            _(
+                "이미 실행 중이거나 차례를 기다리는 실습이 {n}개 있어요. "
+                "하나가 끝나면 다시 실행해 주세요."
+            ).format(n=n)
         )
-    if await live.acount() >= settings.SANDBOX_MAX_TOTAL:
-        raise QuotaExceeded(_("지금은 실행 중인 실습이 너무 많아요. 잠시 후 다시 실행해 주세요."))
-    return await Run.objects.acreate(
+    return QuotaExceeded(
+        _("이미 실행 중인 실습이 {n}개 있어요. 하나가 끝나면 다시 실행해 주세요.").format(n=n)
+    )
+
+
+async def _create_run_within_quota(spec: RunSpec, *, queue: bool = False) -> Run | QueuedRun:
+    """The quotas and the record, in one transaction under the queue's lock (so two workers
+    cannot both take the last slot): the student's own limit refuses at once; a full server
+    queues the press (or, without `queue`, refuses it)."""
+    try:
+        return await database_sync_to_async(runqueue.admit)(
+            spec, new_run, queue=queue, per_user_refusal=_over_own_limit
+        )
+    except runqueue.Full:
+        raise QuotaExceeded(
+            _("지금은 실행 중인 실습이 너무 많아요. 잠시 후 다시 실행해 주세요.")
+        ) from None
+
+
+def new_run(spec: RunSpec, queued_as=None) -> Run:
+    """The run's record (synchronous: inside the admission or dispatch transaction)."""
+    return Run.objects.create(
         owner_id=spec.owner_id,
         label=spec.label,
         image=spec.image,
         command=spec.command,
         timeout_seconds=min(spec.timeout, settings.SANDBOX_TTL_SECONDS),
         panes=[{"name": part.name} for part in spec.containers()],
+        queued_as=queued_as,
     )
 
 
@@ -563,6 +604,13 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
     await _log(runlog.current().end(str(run.id)))
     await _publish(str(run.id), {"type": "run.ended"})
     LIVE.pop(str(run.id), None)
+    # A slot is free: the oldest queued press takes it now (sandbox/runqueue.py).
+    try:
+        await runqueue.dispatch()
+        if await QueuedRun.objects.aexists():
+            runqueue.ensure_ticker()
+    except Exception:
+        log.exception("run %s: the queue's dispatch failed", run.id)
     try:
         for container_id in [*made.containers, *([made.keeper] if made.keeper else [])]:
             await asyncio.to_thread(engine.remove, container_id)

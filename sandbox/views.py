@@ -4,12 +4,13 @@ import logging
 
 from channels.db import database_sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sandbox import engine, lab_requests, runs
+from sandbox import engine, lab_requests, runqueue, runs
 from sandbox.hooks import may_watch
-from sandbox.models import Run
+from sandbox.models import QueuedRun, Run
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,29 @@ async def run_stop(request: HttpRequest, run_id) -> HttpResponse:
     await runs.stop_run(str(run.id), because)
     # The panel learns the new state over its socket; nothing to swap here.
     return HttpResponse(status=204)
+
+
+@require_POST
+async def queue_cancel(request: HttpRequest, key) -> HttpResponse:
+    """Leave the run queue: the entry's owner, or whoever may watch them. The answer goes into
+    the panel's live region; if the run has started meanwhile, the run panel replaces it."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise Http404
+    entry = await QueuedRun.objects.filter(key=key).afirst()
+    if entry is not None:
+        if not await database_sync_to_async(may_watch)(user, entry):
+            raise Http404
+        if await runqueue.cancel(entry):
+            context = {"key": key, "message": runqueue.cancelled_message()}
+            return render(request, "sandbox/queue_panel.html#cancelled", context)
+    run = await Run.objects.filter(queued_as=key).afirst()
+    if run is None or not await database_sync_to_async(may_watch)(user, run):
+        raise Http404  # expired meanwhile, or another's
+    response = render(request, "sandbox/run_panel.html#panel", {"run": run})
+    response["HX-Retarget"] = f"#queue-{key}"
+    response["HX-Reswap"] = "innerHTML"
+    return response
 
 
 @require_POST

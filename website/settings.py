@@ -203,6 +203,8 @@ SANDBOX_TTL_SECONDS = envint("SANDBOX_TTL_SECONDS", 60)
 SANDBOX_TRANSCRIPT_BYTES = envint("SANDBOX_TRANSCRIPT_BYTES", 256 * 1024)
 SANDBOX_MAX_PER_USER = envint("SANDBOX_MAX_PER_USER", 2)
 SANDBOX_MAX_TOTAL = envint("SANDBOX_MAX_TOTAL", max(4, (os.cpu_count() or 1) * 8))
+# A press that finds the server full waits in the queue (sandbox/runqueue.py) this long at most.
+SANDBOX_QUEUE_SECONDS = envint("SANDBOX_QUEUE_SECONDS", 5 * 60)
 
 # Scale-out (README, "Deployment"). Who talks to the Docker Engine: "inside" (the default) the
 # server itself; "separate": only `manage.py sandbox_supervisor`, which web workers ask through
