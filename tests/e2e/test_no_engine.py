@@ -5,6 +5,7 @@ explains in Korean. Nothing here needs an engine: each test points DOCKER_HOST n
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -27,7 +28,10 @@ def test_building_the_lab_images_if_missing_explains_and_lets_make_run_go_on(tmp
         [sys.executable, "manage.py", "build_lab_images", "--if-missing"],
         cwd=ROOT,
         env={
-            **SingleServer(tmp_path).env,  # a database of its own, as the server below
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "REDIS_URL": "",
+            "SANDBOX_SUPERVISOR": "inside",
             "DOCKER_HOST": NOWHERE,
         },
         capture_output=True,
