@@ -1,0 +1,64 @@
+"""A real single server (daphne) killed with SIGKILL and started again on the same database:
+the student's terminal is re-adopted — the same shell, its /work — not reaped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+
+import pytest
+import websockets
+
+from website.cluster import SingleServer
+from website.student_client import Student
+
+pytestmark = [pytest.mark.docker]
+
+
+async def terminal(student: Student, keys: str, needle: str, timeout: float = 20) -> str:
+    """Open the terminal as the page does, type `keys`, return what it showed up to `needle`."""
+    headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in student.http.cookies.items())}
+    async with websockets.connect(
+        student.socket_url("/ws/terminal/"), additional_headers=headers, origin=student.base
+    ) as socket:
+        hello = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+        assert hello["type"] == "hello", hello
+        shown = hello["scrollback"]
+        await socket.send(json.dumps({"type": "input", "data": keys}))
+        deadline = time.monotonic() + timeout
+        while needle not in shown:
+            message = json.loads(await asyncio.wait_for(socket.recv(), deadline - time.monotonic()))
+            assert message["type"] == "output", message
+            shown += message["data"]
+        return shown
+
+
+def test_a_killed_server_readopts_the_open_terminal(tmp_path):
+    server = SingleServer(tmp_path, database=tmp_path / "class.sqlite3").start()
+    try:
+
+        async def before() -> None:
+            student = Student(server.url, "restart-student")
+            await student.sign_up()
+            await terminal(student, "echo kept-$((6*7)) > /work/notes; echo saved\r", "saved")
+            (tmp_path / "cookies.json").write_text(json.dumps(dict(student.http.cookies)))
+            await student.close()
+
+        asyncio.run(before())
+        server.stop_process("worker0", signal.SIGKILL)
+        server.start()
+
+        async def after() -> str:
+            student = Student(server.url, "restart-student")
+            student.http.cookies.update(json.loads((tmp_path / "cookies.json").read_text()))
+            try:
+                return await terminal(student, "cat /work/notes; echo read-$((1+1))\r", "read-2")
+            finally:
+                await student.close()
+
+        shown = asyncio.run(after())
+        assert "kept-42" in shown and "같은 셸" in shown
+    finally:
+        server.stop()
