@@ -19,6 +19,9 @@ import websockets
 
 PASSWORD = "a-long-passphrase-42"
 RUN_SOCKET = re.compile(r'ws-connect="(/ws/runs/([0-9a-f-]{36})/)"')
+# A press that found the server full: the queue panel (templates/sandbox/queue_panel.html).
+QUEUE_SOCKET = re.compile(r'ws-connect="(/ws/queue/([0-9a-f-]{36})/)"')
+AHEAD = re.compile(r"앞에 (\d+)명")
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 # Output frames are htmx out-of-band fragments (templates/sandbox/run_panel.html):
 # <pre id="run-<id>-pane-<n>" hx-swap-oob="innerHTML|beforeend"><span>text</span>…</pre>
@@ -35,6 +38,8 @@ class StudentError(Exception):
 class RunResult:
     run_id: str = ""
     refused: str = ""  # a quota or similar refusal, in words: an answer, not an error
+    queue_key: str = ""  # the press waited in the run queue
+    ahead: list[int] = field(default_factory=list)  # its places, as the queue panel said them
     first_output_seconds: float | None = None
     text: str = ""
     frames: list[str] = field(default_factory=list)
@@ -80,8 +85,12 @@ class Student:
         response = await self.http.get(f"/lessons/{slug}/")
         response.raise_for_status()
 
-    async def press_run(self, slug: str, exercise: str, command: str | None = None) -> RunResult:
-        """Press ▶: the panel comes back with the run's socket, or a refusal in words."""
+    async def press_run(
+        self, slug: str, exercise: str, command: str | None = None, wait_in_queue: bool = True
+    ) -> RunResult:
+        """Press ▶: the panel comes back with the run's socket, or a refusal in words. A press
+        that finds the server full waits in the queue, as the page does, until its run starts
+        (`wait_in_queue`; otherwise it returns with `queue_key` set)."""
         data = {"command": command} if command is not None else {}
         response = await self.http.post(
             f"/lessons/{slug}/exercises/{exercise}/run/",
@@ -96,8 +105,57 @@ class Student:
             raise StudentError(f"run refused with HTTP {response.status_code}")
         found = RUN_SOCKET.search(response.text)
         if found is None:
-            return RunResult(refused=_text_of(response.text))
+            queued = QUEUE_SOCKET.search(response.text)
+            if queued is None:
+                return RunResult(refused=_text_of(response.text))
+            result = RunResult(queue_key=queued.group(2))
+            result.ahead += [int(n) for n in AHEAD.findall(response.text)]
+            return await self.wait_in_queue(result) if wait_in_queue else result
         return RunResult(run_id=found.group(2))
+
+    async def wait_in_queue(self, result: RunResult, timeout: float = 330) -> RunResult:
+        """Read the queue socket until the run starts (`run_id` set) or the wait ends in words
+        (cancelled, expired: `refused` set), reconnecting like the page when it breaks."""
+        deadline = time.monotonic() + timeout
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())}
+        while time.monotonic() < deadline:
+            try:
+                async with websockets.connect(
+                    self.socket_url(f"/ws/queue/{result.queue_key}/"),
+                    additional_headers=headers,
+                    origin=self.base,
+                    open_timeout=10,
+                ) as socket:
+                    async for frame in socket:
+                        result.ahead += [int(n) for n in AHEAD.findall(frame)]
+                        if started := RUN_SOCKET.search(frame):
+                            result.run_id = started.group(2)
+                            return result
+                        if "hx-swap-oob" in frame and "앞에" not in frame:
+                            result.refused = _text_of(frame)
+                    if socket.close_code == 4403:
+                        raise StudentError("queue socket refused")
+                    if socket.close_code == 1000:
+                        return result
+            except (OSError, websockets.InvalidStatus, websockets.InvalidHandshake):
+                pass
+            except websockets.ConnectionClosed:
+                pass
+            await asyncio.sleep(0.5)  # the page waits before it reconnects, too
+        raise StudentError(f"queue entry {result.queue_key} did not start within {timeout} s")
+
+    async def cancel_queue(self, result: RunResult) -> str:
+        """Press 대기 취소; returns what the panel says."""
+        response = await self.http.post(
+            f"/runs/queue/{result.queue_key}/cancel/",
+            headers={
+                "X-CSRFToken": self.http.cookies.get("csrftoken", ""),
+                "HX-Request": "true",
+                "Referer": f"{self.base}/",
+            },
+        )
+        response.raise_for_status()
+        return _text_of(response.text)
 
     async def run_to_end(self, slug: str, exercise: str, command: str, timeout=60) -> RunResult:
         """Press ▶ and read the run until it ends (raises if the press was refused)."""
