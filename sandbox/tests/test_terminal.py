@@ -251,3 +251,41 @@ async def test_a_removed_playground_is_replaced_at_once_from_a_new_tab(alice, cl
     for raw in (gone[:12], "No such container", "APIError", "Traceback"):
         assert raw not in said
     await fresh.close()
+
+
+async def test_a_gone_container_its_relay_has_not_noticed_is_never_handed_to_a_tab(alice, cleanup):
+    # The relay may not have seen the end of the stream yet (or never will: an attach kept open
+    # by a proxy): the open path asks the engine itself.
+    old = Screen(alice)
+    await old.open()
+    live = playgrounds.LIVE[alice.pk]
+    live.relay.cancel()  # deaf: this relay notices nothing any more
+    await asyncio.sleep(0.1)
+    assert live.relay.cancelled(), live.relay
+    await asyncio.to_thread(engine.remove, live.playground.container_id)
+    fresh = Screen(alice)
+    assert (await fresh.open())["type"] == "hello"
+    assert playgrounds.LIVE[alice.pk] is not live
+    await fresh.type("echo works-$((4+5))\r")
+    await fresh.wait_for("works-9", timeout=10)
+    ended = await Playground.objects.aget(pk=live.playground.pk)
+    assert ended.ended_at and "사라졌어요" in ended.end_reason
+    while old.messages[-1]["type"] not in ("ended", "closed"):
+        await old.next()
+    assert "사라졌어요" in old.messages[-1].get("reason", old.messages[-2].get("reason", ""))
+    await fresh.close()
+
+
+async def test_the_ending_of_an_old_playground_does_not_close_its_replacements_tab(alice, cleanup):
+    from channels.layers import get_channel_layer
+
+    screen = Screen(alice)
+    await screen.open()
+    await get_channel_layer().group_send(
+        playgrounds.group_name(alice.pk),
+        {"type": "terminal.ended", "reason": "셸이 끝났어요.", "id": "an-older-one"},
+    )
+    await screen.type("echo alive-$((1+6))\r")
+    await screen.wait_for("alive-7")
+    assert all(m["type"] != "ended" for m in screen.messages)
+    await screen.close()
