@@ -55,8 +55,9 @@ def record_attempt(run: Run) -> None:
         return
     slug, exercise = found
     passed, reason = verdict(run, exercise)
-    if run.state == Run.State.STOPPED:
-        # Stopped by the student or an instructor: not a try that failed.
+    if run.state in {Run.State.STOPPED, Run.State.FAILED}:
+        # Stopped by the student or an instructor, or the platform failed (no engine, a lost
+        # container): not a try of the student's that failed. The run panel says what happened.
         student_changed_sync(run.owner_id)
         return
     Attempt.objects.update_or_create(

@@ -9,12 +9,7 @@ from collections import defaultdict
 
 from lessons.catalogue import Lesson, catalogue
 from lessons.models import Attempt
-
-KINDS = ("exercises", "questions", "checks", "builds", "labs")
-
-
-def blocks_of(lesson: Lesson) -> set[str]:
-    return {block_id for kind in KINDS for block_id in getattr(lesson, kind)}
+from lessons.progress import blocks_of
 
 
 def rehome_attempts(lessons: dict[str, Lesson] | None = None) -> int:

@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 FRAME_SECONDS = 0.05
 FRAME_BYTES = 64 * 1024
 
-ENGINE_DOWN_MESSAGE = gettext_lazy("도커 엔진에 연결할 수 없어요. 잠시 후 다시 실행해 주세요.")
+ENGINE_DOWN_MESSAGE = gettext_lazy(
+    "도커 엔진에 연결할 수 없어요. 잠시 후 다시 실행해 주세요. 계속되면 선생님께 알려 주세요."
+)
 ENGINE_ERROR_MESSAGE = gettext_lazy(
     "실습 컨테이너에 문제가 생겨서 실행을 끝내지 못했어요. 다시 실행해 주세요. "
     "계속되면 선생님께 알려 주세요."

@@ -95,3 +95,25 @@ async def test_a_failed_check_says_why(alice):
     attempt = await Attempt.objects.aget(student=alice)
     assert not attempt.passed
     assert "종료 코드가 0이어야 하는데 2였어요" in attempt.reason
+
+
+@pytest.mark.django_db
+def test_a_run_the_platform_failed_is_not_a_failed_try(alice, lesson):
+    from lessons.checks import LABEL_PREFIX, record_attempt
+
+    exercise = next(iter(lesson.exercises.values()))
+    run = Run.objects.create(
+        owner=alice,
+        label=f"{LABEL_PREFIX}{LESSON}/{exercise.id}",
+        image="baeum/lab",
+        command=exercise.command,
+        timeout_seconds=exercise.timeout,
+        state=Run.State.FAILED,
+        message=str(runs.ENGINE_DOWN_MESSAGE),
+    )
+    record_attempt(run)
+    assert not Attempt.objects.filter(student=alice).exists()
+    run.state, run.exit_code = Run.State.EXITED, 1
+    run.save()
+    record_attempt(run)  # the student's own command failing is a try
+    assert Attempt.objects.get(student=alice).passed is False
