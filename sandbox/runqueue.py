@@ -31,6 +31,7 @@ import math
 import time
 import weakref
 from dataclasses import dataclass
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -194,9 +195,18 @@ def claim() -> list[tuple[QueuedRun, Run]]:
     return taken
 
 
+def _worth_claiming() -> bool:
+    """A read without the lock: is there anything waiting and a slot free? (The claim itself
+    decides under the lock; this only spares the write lock to ticks that find nothing.)"""
+    live = Run.objects.filter(state__in=Run.LIVE_STATES).count()
+    return live < settings.SANDBOX_MAX_TOTAL and QueuedRun.objects.exists()
+
+
 def _claim_retrying() -> list[tuple[QueuedRun, Run]]:
     from django.db import OperationalError
 
+    if not _worth_claiming():
+        return []
     for attempt in range(5):
         try:
             return claim()
@@ -212,13 +222,22 @@ _dispatching: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 async def dispatch() -> int:
     """Start what the free slots allow; return how many started. Safe to call from anywhere and
     at any moment: the database decides who takes which entry."""
-    from sandbox import runs
+    return await start(await take())
 
+
+async def take() -> list[tuple[QueuedRun, Run]]:
+    """The claim alone (a run's end takes its successor before its own finish hooks run)."""
     loop = asyncio.get_running_loop()
     if loop not in _dispatching:
         _dispatching[loop] = asyncio.Lock()
     async with _dispatching[loop]:  # one claim at a time per process (others: the database)
-        taken = await database_sync_to_async(_claim_retrying)()
+        return await database_sync_to_async(_claim_retrying)()
+
+
+async def start(taken: list[tuple[QueuedRun, Run]]) -> int:
+    """Hand the runs just taken to the supervisor and tell their sockets."""
+    from sandbox import runs
+
     for entry, run in taken:
         if not getattr(run, "joined_existing", False):
             spec = runs.RunSpec.from_data(entry.spec)
@@ -231,7 +250,9 @@ async def dispatch() -> int:
 
 
 def _expire_sync() -> list[str]:
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.SANDBOX_QUEUE_SECONDS)
+    cutoff = timezone.now() - timedelta(seconds=settings.SANDBOX_QUEUE_SECONDS)
+    if not QueuedRun.objects.filter(created_at__lt=cutoff).exists():
+        return []
     with transaction.atomic():
         old = list(QueuedRun.objects.filter(created_at__lt=cutoff).values_list("key", flat=True))
         QueuedRun.objects.filter(key__in=old).delete()

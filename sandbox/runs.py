@@ -598,6 +598,14 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
     run.transcript = "".join(pane.transcript() for pane in live.panes)
     run.transcript_dropped_bytes = sum(pane.dropped_bytes for pane in live.panes)
     await run.asave()
+    # Its slot is free from here: the oldest queued press takes it now, before this run's
+    # finish hooks, and starts beside them (sandbox/runqueue.py).
+    try:
+        taken = await runqueue.take() if await QueuedRun.objects.aexists() else []
+    except Exception:
+        log.exception("run %s: the queue's dispatch failed", run.id)
+        taken = []
+    _spawn(_dispatch_after(str(run.id), taken))
     try:
         await database_sync_to_async(hooks.run_finished)(run)
     except Exception:
@@ -606,13 +614,6 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
     await _log(runlog.current().end(str(run.id)))
     await _publish(str(run.id), {"type": "run.ended"})
     LIVE.pop(str(run.id), None)
-    # A slot is free: the oldest queued press takes it now (sandbox/runqueue.py).
-    try:
-        await runqueue.dispatch()
-        if await QueuedRun.objects.aexists():
-            runqueue.ensure_ticker()
-    except Exception:
-        log.exception("run %s: the queue's dispatch failed", run.id)
     try:
         for container_id in [*made.containers, *([made.keeper] if made.keeper else [])]:
             await asyncio.to_thread(engine.remove, container_id)
@@ -620,6 +621,21 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
             await asyncio.to_thread(engine.remove_network, made.network)
     except (engine.EngineUnavailable, engine.EngineError):
         log.warning("run %s: what it made is left for the reaper", run.id)
+
+
+def _spawn(coroutine) -> None:
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+
+
+async def _dispatch_after(run_id: str, taken: list) -> None:
+    try:
+        await runqueue.start(taken)
+        if await QueuedRun.objects.aexists():
+            runqueue.ensure_ticker()
+    except Exception:
+        log.exception("run %s: the queue's dispatch failed", run_id)
 
 
 async def wait_for_all() -> None:

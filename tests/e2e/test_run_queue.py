@@ -53,7 +53,7 @@ def test_the_page_shows_its_place_in_the_queue_then_the_output(page, full_server
 
     async def two_ahead():
         kim, first = await _press(base, "kim", "sleep 8; echo kim")
-        lee, second = await _press(base, "lee", "echo lee")  # then closes the tab
+        lee, second = await _press(base, "lee", "sleep 3; echo lee")  # then closes the tab
         await kim.close()
         await lee.close()
         return first, second
