@@ -441,19 +441,23 @@ def image_exists(tag: str) -> bool:
             return False
 
 
-def try_pull(image: str) -> bool:
-    """Pull an image if a registry answers; offline (the usual case here) just say no."""
-    try:
-        with _engine_call() as client:
-            client.images.pull(image)
-            return True
-    except (EngineError, EngineUnavailable):
-        return False
-
-
-def build_image(tag: str, context_dir: str, buildargs: dict[str, str]) -> None:
+def build_image(
+    tag: str, context_dir: str, buildargs: dict[str, str], labels: dict[str, str]
+) -> None:
     with _engine_call() as client:
-        client.images.build(path=context_dir, tag=tag, buildargs=buildargs, rm=True, forcerm=True)
+        client.images.build(
+            path=context_dir, tag=tag, buildargs=buildargs, labels=labels, rm=True, forcerm=True
+        )
+
+
+def image_label(tag: str, key: str) -> str | None:
+    """One label of a local image (None: no such image, or no such label)."""
+    with _engine_call() as client:
+        try:
+            labels = client.api.inspect_image(tag)["Config"].get("Labels") or {}
+        except ImageNotFound:
+            return None
+        return labels.get(key)
 
 
 # Builds of students' Dockerfiles: the legacy builder's RUN containers get no network and these

@@ -13,6 +13,7 @@ and the build refuses a busybox whose wget lacks `-T`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -84,21 +85,43 @@ def _file_kind(path: Path) -> bytes:
     )
 
 
-def build(tag: str, *, offline: bool | None = None) -> str:
-    """Build one lab image; returns what it was built on. `offline` is ignored: every build is
-    the same, registry or not (the argument stays for `build_lab_images --offline`)."""
+# Each lab image carries a fingerprint of what it was built from (its folder, its build args, the
+# host busybox, its base's fingerprint): `build_lab_images --if-missing` rebuilds one whose
+# inputs changed, so a classroom never runs exercises on a stale image.
+INPUTS_LABEL = "baeum.inputs"
+
+
+def fingerprint(tag: str) -> str:
     source, buildargs = LAB_IMAGES[tag]
+    digest = hashlib.sha256(repr(sorted(buildargs.items())).encode())
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+    if tag == BUSYBOX_BASED:
+        digest.update(host_busybox().read_bytes())
+    else:
+        digest.update(fingerprint(BUSYBOX_BASED).encode())
+    return digest.hexdigest()[:16]
+
+
+def up_to_date(tag: str) -> bool:
+    return engine.image_label(tag, INPUTS_LABEL) == fingerprint(tag)
+
+
+def build(tag: str) -> str:
+    """Build one lab image; returns what it was built on."""
+    source, buildargs = LAB_IMAGES[tag]
+    labels = {INPUTS_LABEL: fingerprint(tag)}
     with tempfile.TemporaryDirectory(prefix="baeum-image-") as context:
         shutil.copytree(source, context, dirs_exist_ok=True)
         if tag != BUSYBOX_BASED:
-            engine.build_image(tag, context, buildargs)
+            engine.build_image(tag, context, buildargs, labels)
             return BUSYBOX_BASED
         busybox = host_busybox()
         target = Path(context) / "rootfs" / "bin" / "busybox"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(busybox, target)
         target.chmod(0o755)
-        engine.build_image(tag, context, buildargs)
+        engine.build_image(tag, context, buildargs, labels)
     return f"scratch, {busybox_version(busybox)}"
 
 

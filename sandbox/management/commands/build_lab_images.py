@@ -5,19 +5,18 @@ from sandbox import engine, images
 
 class Command(BaseCommand):
     help = (
-        "Build the lab images that exercises run in "
-        "(offline: FROM scratch around the host's static busybox)."
+        "Build the lab images that exercises run in (FROM scratch around the host's static "
+        "busybox; never pulled)."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--if-missing", action="store_true", help="skip images that exist already"
-        )
-        parser.add_argument(
-            "--offline", action="store_true", help="do not try to pull a base image"
+            "--if-missing",
+            action="store_true",
+            help="skip images that exist and were built from what is here now",
         )
 
-    def handle(self, *args, if_missing: bool, offline: bool, **options) -> None:
+    def handle(self, *args, if_missing: bool, **options) -> None:
         if not engine.ping():
             hint = images.no_engine_hint("실습 이미지를 만들지 못했어요.")
             if not if_missing:
@@ -27,10 +26,10 @@ class Command(BaseCommand):
             return
         try:
             for tag in images.LAB_IMAGES:
-                if if_missing and engine.image_exists(tag):
-                    self.stdout.write(f"{tag}: already built")
+                if if_missing and images.up_to_date(tag):
+                    self.stdout.write(f"{tag}: up to date")
                     continue
-                base = images.build(tag, offline=True if offline else None)
+                base = images.build(tag)
                 self.stdout.write(f"{tag}: built on {base}")
         except images.BuildError as error:
             raise CommandError(str(error)) from None
