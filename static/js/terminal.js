@@ -2,6 +2,7 @@
 // playground socket. Also drives the ▶ buttons of runnable commands and the time-left display.
 import { Terminal } from "../vendor/xterm/xterm.mjs";
 import { FitAddon } from "../vendor/xterm-fit/addon-fit.mjs";
+import { attachToTerminal } from "./clipboard.js";
 
 const panel = document.querySelector("[data-terminal]");
 if (panel) setUp(panel);
@@ -70,6 +71,7 @@ function setUp(panel) {
       term.loadAddon(fit);
       term.open(screen);
       if (!readOnly) term.onData((data) => send({ type: "input", data }));
+      attachToTerminal(term, screen, say);
       new ResizeObserver(() => sendSize()).observe(screen);
     }
     if (socket && socket.readyState <= WebSocket.OPEN) return;
