@@ -10,6 +10,9 @@ from lessons.views import _run_spec
 from sandbox import runs
 from sandbox.models import Run
 
+# The course's own content, checked once (the scaled-out pass tests the shape, not the lessons).
+pytestmark = pytest.mark.course
+
 
 def every(kind: str) -> list:
     """(lesson, block) for every block of one kind in the course, named for the test report."""
