@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 import weakref
 from dataclasses import dataclass
@@ -205,14 +206,13 @@ def _worth_claiming() -> bool:
 def _claim_retrying() -> list[tuple[QueuedRun, Run]]:
     from django.db import OperationalError
 
-    if not _worth_claiming():
-        return []
-    for attempt in range(5):
+    for attempt in range(10):
         try:
-            return claim()
-        except OperationalError as error:  # SQLite busy beyond its timeout
-            log.warning("queue dispatch: %s (attempt %d)", error, attempt + 1)
-            time.sleep(0.2)
+            return claim() if _worth_claiming() else []
+        except OperationalError as error:  # SQLite busy beyond its timeout, or a shared cache
+            log.info("queue dispatch: %s (attempt %d)", error, attempt + 1)
+            time.sleep(random.uniform(0.02, 0.2))  # apart, not in step with the other
+    log.warning("queue dispatch gave up for now (the database stays busy)")
     return []
 
 

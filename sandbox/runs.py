@@ -208,8 +208,9 @@ async def start_run(spec: RunSpec, *, queue: bool = False) -> Run | QueuedRun:
             existing.joined_existing = True
             return existing
     if isinstance(run, QueuedRun):
-        if not run.joined_existing:
-            await runqueue.changed()
+        # Queued behind others while a slot is free (one just ended): start the oldest now,
+        # not at the next tick. (A new entry at the end moves nobody ahead of it.)
+        _spawn(_dispatch_now())
         runqueue.ensure_ticker()
         return run
     run.joined_existing = False
@@ -627,6 +628,13 @@ def _spawn(coroutine) -> None:
     task = asyncio.get_running_loop().create_task(coroutine)
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
+
+
+async def _dispatch_now() -> None:
+    try:
+        await runqueue.dispatch()
+    except Exception:
+        log.exception("the queue's dispatch failed")
 
 
 async def _dispatch_after(run_id: str, taken: list) -> None:

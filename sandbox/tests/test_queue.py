@@ -177,12 +177,13 @@ async def test_two_dispatchers_racing_start_each_entry_once(alice, bob):
     with override_settings(SANDBOX_MAX_TOTAL=0):  # nothing may start: everyone waits
         for person in (alice, bob, carol):
             await runs.start_run(spec(person, f"echo {person.username}"), queue=True)
+        await runs.wait_for_all()  # the presses' own dispatch attempts (nothing could start)
+        # This loop's own tick stands aside: the race is between the two threads below.
+        ticker = runqueue._TICKERS.pop(asyncio.get_running_loop(), None)
+        if ticker is not None:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
     assert await QueuedRun.objects.acount() == 3
-    # This loop's own tick stands aside: the race is between the two threads below.
-    ticker = runqueue._TICKERS.pop(asyncio.get_running_loop(), None)
-    if ticker is not None:
-        ticker.cancel()
-        await asyncio.gather(ticker, return_exceptions=True)
     taken: list[list] = [[], []]
     barrier = threading.Barrier(2)
 

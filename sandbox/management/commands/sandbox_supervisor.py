@@ -5,7 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import deployment, pool, supervisor
+from sandbox import deployment, pool, runqueue, supervisor
 from sandbox.reaper import (
     abandon_unfollowed_runs,
     reap_everywhere,
@@ -54,8 +54,12 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        # The run queue's safety net: every second, expire old entries and start what free
+        # slots allow (a run's end starts the next at once; this catches everything else).
+        ticks = runqueue.serve_ticks(stop)
         try:
             await supervisor.serve(stop)
         finally:
             reaper.set()
+            await asyncio.gather(ticks, return_exceptions=True)
             await pool.drain_all()
