@@ -271,3 +271,25 @@ async def test_a_socket_that_comes_back_after_the_start_gets_the_run(alice, bob)
         frames = await until(comm, "/ws/runs/")
     run = await Run.objects.aget(owner=bob)
     assert f"/ws/runs/{run.id}/" in "".join(frames) and run.transcript == "bob-later\n"
+
+
+async def test_whoever_may_watch_the_owner_sees_the_place(alice, bob):
+    from sandbox import hooks
+
+    carol = await student("carol")
+
+    def carol_watches(user, entry) -> bool:  # as lessons vouches for a class's instructor
+        return user.username == "carol"
+
+    hooks.register_watch_check(carol_watches)
+    try:
+        with override_settings(SANDBOX_MAX_TOTAL=1):
+            await runs.start_run(spec(alice, "sleep 1"), queue=True)
+            waiting = await runs.start_run(spec(bob, "echo watched"), queue=True)
+            comm = socket(f"/ws/queue/{waiting.key}/", carol)
+            await comm.connect()
+            assert "앞에 0명" in "".join(await until(comm, "앞에"))
+            await until(comm, "/ws/runs/")
+            await comm.disconnect()
+    finally:
+        hooks._watch_checks.remove(carol_watches)
