@@ -278,7 +278,7 @@ start() {
     --advertise-address "$NODE_IP" --bind-address 0.0.0.0 --secure-port "$APISERVER_PORT" \
     --client-ca-file "$PKI/ca.crt" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
-    --kubelet-certificate-authority "$PKI/ca.crt" \
+    --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" \
@@ -335,11 +335,15 @@ proofs() {
   $k get ns spike --show-labels
   $k -n spike wait --for=condition=Ready pod/hello --timeout=120s
   $k -n spike logs hello
-  log "proof: a privileged Pod is refused"
-  if $k apply -f "$HERE/templates/privileged-pod.yaml" 2>&1 | tee "$STATE/privileged.out"; then
-    grep -q forbidden "$STATE/privileged.out" || die "a privileged pod was admitted"
-  fi
-  grep -qi 'forbidden' "$STATE/privileged.out" || die "a privileged pod was admitted"
+  log "proof: a privileged Pod is refused (--allow-privileged=false), a root Pod too (Pod Security)"
+  local f
+  for f in privileged-pod root-pod; do
+    if $k apply -f "$HERE/templates/$f.yaml" >"$STATE/$f.out" 2>&1; then
+      cat "$STATE/$f.out"; $k delete -f "$HERE/templates/$f.yaml" --wait=false; die "$f was admitted"
+    fi
+    cat "$STATE/$f.out"
+    grep -qiE 'forbidden|violates PodSecurity' "$STATE/$f.out" || die "$f refused for another reason"
+  done
   log "proof: kubectl exec"
   $k -n spike exec hello -- sh -c 'id; cat /proc/1/status | grep -E "^(CapEff|NoNewPrivs|Seccomp):"'
   log "proof: a Deployment of 3 replicas becomes 3/3"
