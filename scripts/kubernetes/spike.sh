@@ -34,11 +34,17 @@ ETCD_PEER=127.0.0.1:23800
 CONTAINERD_SOCK=$RUN/containerd.sock
 PAUSE_IMAGE=registry.k8s.io/pause:3.10.1-baeum # built here, imported; never pulled
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
-# NetworkPolicy enforcer: SIG Network's kube-network-policies (nftables + nfqueue). kube-router's
-# only version the proxy serves here (v2.1.0) has reported security flaws. Off unless SPIKE_NETPOL=1:
-# this VM's kernel has no nft "queue" expression (CONFIG_NFT_QUEUE is not set), so its every
-# rule sync fails with "netlink receive: no such file or directory" and no policy is enforced.
-SPIKE_NETPOL=${SPIKE_NETPOL:-0}
+# NetworkPolicy enforcer, SPIKE_NETPOL=kube-router | kube-network-policies | 0 (none).
+# - kube-router (iptables + ipset, only its firewall): v2.1.0 is the only version the module proxy
+#   serves here, and security flaws are reported for it: a spike may measure it, the product may
+#   not ship it without reading those advisories.
+# - SIG Network's kube-network-policies (nftables + nfqueue): cannot work on this VM, whose kernel
+#   has no nft "queue" expression (CONFIG_NFT_QUEUE is not set): its every rule sync fails with
+#   "netlink receive: no such file or directory" and no policy is enforced.
+SPIKE_NETPOL=${SPIKE_NETPOL:-kube-router}
+KUBE_ROUTER_MODULE=github.com/cloudnativelabs/kube-router/v2
+KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
+KUBE_ROUTER_BIN=${BAEUM_K8S_CACHE:-/var/cache/baeum/kubernetes}/kube-router-$KUBE_ROUTER_VERSION/kube-router
 NETPOL_MODULE=sigs.k8s.io/kube-network-policies
 NETPOL_VERSION=${NETPOL_VERSION:-v0.8.0}
 NETPOL_BIN=${BAEUM_K8S_CACHE:-/var/cache/baeum/kubernetes}/kube-network-policies-$NETPOL_VERSION/kube-network-policies
@@ -105,6 +111,7 @@ install_debs() {
   command -v runc >/dev/null || missing+=(runc)
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   command -v openssl >/dev/null || missing+=(openssl)
+  [ "$SPIKE_NETPOL" != kube-router ] || command -v ipset >/dev/null || missing+=(ipset)
   [ ${#missing[@]} -eq 0 ] && return
   log "apt-get install ${missing[*]}"
   # no service may start on install: etcd-server's package would start one on 2379
@@ -146,11 +153,25 @@ build_netpol() {
     -o "$NETPOL_BIN.tmp" "$NETPOL_MODULE/cmd") && mv "$NETPOL_BIN.tmp" "$NETPOL_BIN" || die "go build $NETPOL_MODULE"
 }
 
+build_kube_router() {
+  [ -x "$KUBE_ROUTER_BIN" ] && return
+  local dir; dir=$(dirname "$KUBE_ROUTER_BIN")
+  mkdir -p "$dir/src"
+  log "$KUBE_ROUTER_MODULE $KUBE_ROUTER_VERSION: building"
+  if [ ! -f "$dir/src/go.mod" ]; then
+    printf 'module baeum.local/kube-router-build\n\ngo 1.21\n' >"$dir/src/go.mod"
+    (cd "$dir/src" && GOFLAGS=-mod=mod "${NICE[@]}" go get -tool "$KUBE_ROUTER_MODULE/cmd/kube-router@$KUBE_ROUTER_VERSION")
+  fi
+  (cd "$dir/src" && CGO_ENABLED=0 GOMAXPROCS=1 "${NICE[@]}" go build -p 1 -trimpath -ldflags "-s -w" \
+    -o "$KUBE_ROUTER_BIN.tmp" "$KUBE_ROUTER_MODULE/cmd/kube-router") && mv "$KUBE_ROUTER_BIN.tmp" "$KUBE_ROUTER_BIN" ||
+    die "go build $KUBE_ROUTER_MODULE"
+}
+
 build() {
   install_debs
   build_kubernetes
   build_pause
-  [ "$SPIKE_NETPOL" = 0 ] || build_netpol
+  case $SPIKE_NETPOL in kube-router) build_kube_router ;; kube-network-policies) build_netpol ;; esac
 }
 
 # ----------------------------------------------------------------------------------------- pki
@@ -305,7 +326,7 @@ start() {
   launch kubelet "$BIN/kubelet" --config "$STATE/kubelet.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
     --root-dir "$STATE/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
   launch kube-proxy "$BIN/kube-proxy" --config "$STATE/kube-proxy.yaml"
-  [ "$SPIKE_NETPOL" = 0 ] || start_netpol
+  case $SPIKE_NETPOL in kube-router) start_kube_router ;; kube-network-policies) start_netpol ;; esac
 
   log "waiting for node $NODE_NAME to be Ready"
   wait_for "node Ready" 180 kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
@@ -328,6 +349,17 @@ start_netpol() {
     exec env KUBERNETES_SERVICE_HOST="$3" KUBERNETES_SERVICE_PORT="$4" "$5" \
       --hostname-override="$6" --disable-nri --metrics-bind-address=127.0.0.1:9080 --nfqueue-id=98 --v=2
   ' netpol "$STATE" "$PKI" "$NODE_IP" "$APISERVER_PORT" "$NETPOL_BIN" "$NODE_NAME"
+}
+
+# kube-router with only its firewall (network policy) controller: no routing, no service proxy.
+start_kube_router() {
+  running kube-router && return
+  cert kube-router system:kube-router "" "" client
+  kubeconfig kube-router kube-router
+  kubectl_admin apply -f "$HERE/templates/kube-router-rbac.yaml" >/dev/null
+  launch kube-router "$KUBE_ROUTER_BIN" --kubeconfig "$STATE/kube-router.kubeconfig" \
+    --hostname-override "$NODE_NAME" --run-firewall=true --run-router=false --run-service-proxy=false \
+    --service-cluster-ip-range "$SERVICE_CIDR" --metrics-port 0 --health-port 20244 --v 1
 }
 
 # ------------------------------------------------------------------------------------- proofs
@@ -371,7 +403,7 @@ proofs() {
 
 proof_netpol() {
   local k=kubectl_admin ip
-  log "proof: NetworkPolicy (kube-network-policies) — deny all ingress to web, then allow from hello"
+  log "proof: NetworkPolicy ($SPIKE_NETPOL) — deny all ingress to web, then allow from hello"
   ip=$($k -n spike get pods -l app=web -o jsonpath='{.items[0].status.podIP}')
   $k -n spike exec hello -- wget -q -T 3 -O - "http://$ip:8080/" || die "web pod $ip not reachable before any policy"
   $k apply -f "$HERE/templates/netpol-deny.yaml"
@@ -388,7 +420,7 @@ proof_netpol() {
 mem() {
   log "RSS (KiB) of each component"
   local n
-  for n in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd kube-network-policies; do
+  for n in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd kube-network-policies kube-router; do
     if running "$n"; then ps -o rss=,cmd= -p "$(cat "$RUN/$n.pid")" | cut -c1-110; fi
   done
   echo "shims: $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" | xargs -r ps -o rss= -p | awk '{s+=$1;n++} END {print n" processes, "s" KiB"}')"
@@ -430,7 +462,7 @@ stop() {
     log "deleting the spike's namespace (the kubelet tears its pods' networks down)"
     kubectl_admin delete ns spike --ignore-not-found --timeout=90s || true
   fi
-  for n in kube-network-policies kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_one $n; done
+  for n in kube-router kube-network-policies kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_one $n; done
   # what is left of the pods: their processes (kill only those in our kubelet's cgroups) and shims
   local f p
   for f in /sys/fs/cgroup/pids/kubepods/ /sys/fs/cgroup/memory/kubepods/; do
@@ -440,6 +472,10 @@ stop() {
   stop_one containerd
   [ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   delete_chains
+  # kube-router's ipsets (KUBE-SRC-*, KUBE-DST-*, kube-router-*), free once no rule uses them
+  if command -v ipset >/dev/null; then
+    for f in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' || true); do ipset destroy "$f" 2>/dev/null || true; done
+  fi
   for t in kube-network-policies kube-network-policies-dnscache; do nft delete table inet $t 2>/dev/null || true; done
   # mounts under our state (overlay rootfs, shm, projected volumes) and the pods' network namespaces
   awk '{print $2}' /proc/mounts | grep -E "^($STATE|$RUN)/" | sort -r | while read -r m; do umount -l "$m" || true; done
