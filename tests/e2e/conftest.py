@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,11 @@ def sign_in(page, base: str, username: str, password: str) -> None:
     page.get_by_label("비밀번호").fill(password)
     page.get_by_role("button", name="로그인").click()
     page.wait_for_url(f"{base}/")
+
+
+def run_apart(scenario):
+    """Run an async scenario (a coroutine function) on a thread of its own and return its
+    result: the browser tests' Playwright keeps an event loop running in the main thread, where
+    asyncio.run() cannot be called."""
+    with ThreadPoolExecutor(1) as apart:
+        return apart.submit(asyncio.run, scenario()).result()

@@ -13,6 +13,7 @@ import pytest
 import websockets
 
 from sandbox import engine
+from tests.e2e.conftest import run_apart
 from website.cluster import ROOT, SingleServer
 from website.student_client import Student
 
@@ -110,7 +111,7 @@ def test_two_deployments_on_one_engine_leave_each_other_alone(tmp_path):
     second.env["SANDBOX_REAP_SECONDS"] = "1"
     first.start()
     try:
-        asyncio.run(scenario(first, second))
+        run_apart(lambda: scenario(first, second))
     finally:
         second.stop()
         first.stop()

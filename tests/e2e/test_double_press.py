@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from tests.e2e.conftest import run_apart
 from website.cluster import Cluster
 from website.student_client import Student
 
@@ -43,7 +44,7 @@ async def scenario(cluster: Cluster) -> None:
 def test_two_workers_pressing_at_once_start_one_run(tmp_path):
     cluster = Cluster(tmp_path / "cluster").start()
     try:
-        asyncio.run(scenario(cluster))
+        run_apart(lambda: scenario(cluster))
         count = cluster.manage(
             "shell",
             "-c",

@@ -11,6 +11,7 @@ import time
 import pytest
 import websockets
 
+from tests.e2e.conftest import run_apart
 from website.cluster import SingleServer
 from website.student_client import Student
 
@@ -46,7 +47,7 @@ def test_a_killed_server_readopts_the_open_terminal(tmp_path):
             (tmp_path / "cookies.json").write_text(json.dumps(dict(student.http.cookies)))
             await student.close()
 
-        asyncio.run(before())
+        run_apart(before)
         server.stop_process("worker0", signal.SIGKILL)
         server.start()
 
@@ -58,7 +59,7 @@ def test_a_killed_server_readopts_the_open_terminal(tmp_path):
             finally:
                 await student.close()
 
-        shown = asyncio.run(after())
+        shown = run_apart(after)
         assert "kept-42" in shown and "같은 셸" in shown
     finally:
         server.stop()

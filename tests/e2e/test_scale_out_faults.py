@@ -15,13 +15,12 @@ import asyncio
 import json
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from sandbox import engine
 from sandbox.tests.engine_proxy import EngineProxy
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import run_apart, sign_up
 from website.cluster import Cluster
 from website.student_client import Student
 
@@ -51,13 +50,6 @@ def run_record(cluster: Cluster, run_id: str) -> dict:
         "print(json.dumps({'state': r.state, 'message': r.message, 'transcript': r.transcript}))"
     )
     return json.loads(cluster.manage("shell", "-c", code, docker=False).strip().splitlines()[-1])
-
-
-def run_apart(scenario) -> None:
-    """Run an async scenario on a thread of its own: the browser tests' Playwright keeps an
-    event loop running in the main thread."""
-    with ThreadPoolExecutor(1) as apart:
-        apart.submit(asyncio.run, scenario()).result()
 
 
 def wait_for(predicate, seconds: float = 30, what: str = "condition"):
