@@ -433,7 +433,7 @@ delete_chains() {  # iptables rules and chains named KUBE-* / CNI-* (ours: Docke
     command -v $ipt >/dev/null || continue
     for t in filter nat mangle; do
       $ipt -t $t -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j (KUBE-|CNI-)' | grep -vE '^-A (KUBE-|CNI-)' |
-        sed 's/^-A/-D/' | while read -r rule; do eval "$ipt -t $t $rule" || true; done
+        sed 's/^-A/-D/' | while read -r rule; do eval "$ipt -t $t $rule" || true; done || true
       for chain in $($ipt -t $t -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE-|CNI-)/ {print $2}'); do
         $ipt -t $t -F "$chain" 2>/dev/null || true
       done
