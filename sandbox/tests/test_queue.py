@@ -73,7 +73,7 @@ async def output_of(run_id: str, user) -> str:
 async def test_a_press_over_the_limit_waits_its_turn_and_runs_when_a_slot_frees(alice, bob):
     carol = await student("carol")
     with override_settings(SANDBOX_MAX_TOTAL=1):
-        first = await runs.start_run(spec(alice, "sleep 1.5; echo alice-done"), queue=True)
+        first = await runs.start_run(spec(alice, "sleep 30; echo alice-done"), queue=True)
         assert isinstance(first, Run)
         waiting = await runs.start_run(spec(bob, "echo bob-ran"), queue=True)
         behind = await runs.start_run(spec(carol, "echo carol-ran"), queue=True)
@@ -87,7 +87,9 @@ async def test_a_press_over_the_limit_waits_its_turn_and_runs_when_a_slot_frees(
         assert "앞에 0명 · 약" in "".join(await until(bobs, "앞에"))
         assert "앞에 1명 · 약" in "".join(await until(carols, "앞에"))
 
-        # alice's run ends: bob's press becomes a run, his panel turns into its run panel…
+        # alice's run ends (stopped here, so no machine is too slow for the order above): bob's
+        # press becomes a run, his panel turns into its run panel…
+        await runs.stop_run(str(first.id), "test")
         started = "".join(await until(bobs, 'ws-connect="/ws/runs/'))
         bob_run = RUN_SOCKET.search(started).group(1)
         assert f'id="queue-{waiting.key}" hx-swap-oob="innerHTML"' in started
@@ -107,7 +109,7 @@ async def test_a_press_over_the_limit_waits_its_turn_and_runs_when_a_slot_frees(
 async def test_cancel_leaves_the_queue_and_the_next_moves_up(alice, bob):
     carol = await student("carol")
     with override_settings(SANDBOX_MAX_TOTAL=1):
-        await runs.start_run(spec(alice, "sleep 2"), queue=True)
+        holder = await runs.start_run(spec(alice, "sleep 30"), queue=True)
         waiting = await runs.start_run(spec(bob, "echo never"), queue=True)
         behind = await runs.start_run(spec(carol, "echo carol-ran"), queue=True)
         bobs = socket(f"/ws/queue/{waiting.key}/", bob)
@@ -124,6 +126,7 @@ async def test_cancel_leaves_the_queue_and_the_next_moves_up(alice, bob):
         assert "대기를 취소했어요" in "".join(await until(bobs, "취소"))
         assert "앞에 0명" in "".join(await until(carols, "앞에 0명"))
         assert not await QueuedRun.objects.filter(key=waiting.key).aexists()
+        await runs.stop_run(str(holder.id), "test")  # the slot frees: carol's turn
         await until(carols, "/ws/runs/")
         await bobs.disconnect()
         await carols.disconnect()
@@ -133,7 +136,7 @@ async def test_cancel_leaves_the_queue_and_the_next_moves_up(alice, bob):
 
 async def test_nobody_else_sees_or_cancels_an_entry(alice, bob):
     with override_settings(SANDBOX_MAX_TOTAL=1):
-        await runs.start_run(spec(alice, "sleep 1"), queue=True)
+        holder = await runs.start_run(spec(alice, "sleep 30"), queue=True)
         waiting = await runs.start_run(spec(bob, "echo bobs"), queue=True)
         comm = socket(f"/ws/queue/{waiting.key}/", alice)
         await comm.connect()
@@ -146,6 +149,8 @@ async def test_nobody_else_sees_or_cancels_an_entry(alice, bob):
         response = await client.post(reverse("queue_cancel", args=[waiting.key]))
         assert response.status_code == 404
         assert await QueuedRun.objects.filter(key=waiting.key).aexists()
+        await runs.stop_run(str(holder.id), "test")
+    await runs.wait_for_all()
 
 
 async def test_first_come_first_served_across_three_students(alice, bob):
