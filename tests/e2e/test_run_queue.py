@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.conftest import scaled_out, serious_accessibility_violations, sign_up
+from tests.e2e.conftest import run_apart, scaled_out, serious_accessibility_violations, sign_up
 from website.cluster import Cluster, SingleServer
 from website.student_client import Student
 
@@ -20,12 +19,6 @@ pytestmark = [pytest.mark.docker]
 SLUG = "docker-01-what-is-a-container"
 LESSON = f"/lessons/{SLUG}/"
 EXERCISE = "my-hostname"  # editable: each student gives it a command of their own
-
-
-def run_apart(scenario):
-    """An async scenario on a thread of its own (Playwright's loop holds the main thread)."""
-    with ThreadPoolExecutor(1) as apart:
-        return apart.submit(asyncio.run, scenario()).result()
 
 
 @pytest.fixture(scope="module")
