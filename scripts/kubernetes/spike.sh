@@ -238,10 +238,22 @@ pki() {
 }
 
 # -------------------------------------------------------------------------------------- start
-render() {  # render TEMPLATE OUT
+render() {  # render TEMPLATE OUT, rewriting OUT only when it changes (kube-proxy exits when its
+            # config file is touched: "content of the proxy server's configuration file was updated")
   sed -e "s#@STATE@#$STATE#g" -e "s#@RUN@#$RUN#g" -e "s#@PKI@#$PKI#g" -e "s#@NODE_IP@#$NODE_IP#g" \
       -e "s#@NODE_NAME@#$NODE_NAME#g" -e "s#@POD_CIDR@#$POD_CIDR#g" -e "s#@PAUSE_IMAGE@#$PAUSE_IMAGE#g" \
-      "$HERE/templates/$1" >"$2"
+      "$HERE/templates/$1" >"$2.new"
+  if cmp -s "$2.new" "$2"; then rm -f "$2.new"; else mv "$2.new" "$2"; fi
+}
+
+# Pods reach each other, the host and (through kube-proxy's DNAT) Services, and nothing beyond:
+# a packet from the pod range to any other address is refused in FORWARD before Docker's rules,
+# so a Service packet that kube-proxy did not (yet) translate cannot leave the machine.
+egress_guard() {
+  iptables -t filter -N BAEUM-K8S-EGRESS 2>/dev/null || true
+  iptables -t filter -C BAEUM-K8S-EGRESS -s "$POD_CIDR" ! -d "$POD_CIDR" -j REJECT 2>/dev/null ||
+    iptables -t filter -A BAEUM-K8S-EGRESS -s "$POD_CIDR" ! -d "$POD_CIDR" -j REJECT
+  iptables -t filter -C FORWARD -j BAEUM-K8S-EGRESS 2>/dev/null || iptables -t filter -I FORWARD 1 -j BAEUM-K8S-EGRESS
 }
 
 running() { [ -s "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
@@ -282,6 +294,7 @@ start() {
   render kubelet.yaml "$STATE/kubelet.yaml"
   render kube-proxy.yaml "$STATE/kube-proxy.yaml"
 
+  egress_guard
   launch containerd containerd --config "$STATE/containerd.toml"
   wait_for containerd 30 ctr --address "$CONTAINERD_SOCK" version
   if ! ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$PAUSE_IMAGE"; then
@@ -366,7 +379,9 @@ start_kube_router() {
 proofs() {
   local k=kubectl_admin old new
   log "proof: a Pod of baeum/lab in a namespace that enforces Pod Security restricted"
-  $k apply -f "$HERE/templates/proofs.yaml"
+  # a new namespace's "default" ServiceAccount comes a moment after it: until then pods are refused
+  local i
+  for ((i = 0; i < 30; i++)); do $k apply -f "$HERE/templates/proofs.yaml" && break; sleep 1; done
   $k get ns spike --show-labels
   $k -n spike wait --for=condition=Ready pod/hello --timeout=120s
   $k -n spike logs hello
@@ -395,7 +410,8 @@ proofs() {
   [ "$($k -n spike get deployment web -o jsonpath='{.status.readyReplicas}')" = 3 ] || die "web is not 3/3 again"
   $k -n spike get pods -o wide
   log "proof: the Service's ClusterIP answers from the pods (kube-proxy iptables)"
-  local ip i; ip=$($k -n spike get svc web -o jsonpath='{.spec.clusterIP}')
+  running kube-proxy || die "kube-proxy is not running (see $LOGS/kube-proxy.log)"
+  local ip; ip=$($k -n spike get svc web -o jsonpath='{.spec.clusterIP}')
   for i in 1 2 3 4 5 6; do $k -n spike exec hello -- wget -q -T 3 -O - "http://$ip/"; done
   [ "$SPIKE_NETPOL" = 0 ] || proof_netpol
   log "proofs passed"
@@ -472,6 +488,9 @@ stop() {
   stop_one containerd
   [ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   delete_chains
+  iptables -t filter -D FORWARD -j BAEUM-K8S-EGRESS 2>/dev/null || true
+  iptables -t filter -F BAEUM-K8S-EGRESS 2>/dev/null || true
+  iptables -t filter -X BAEUM-K8S-EGRESS 2>/dev/null || true
   # kube-router's ipsets (KUBE-SRC-*, KUBE-DST-*, kube-router-*), free once no rule uses them
   if command -v ipset >/dev/null; then
     for f in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' || true); do ipset destroy "$f" 2>/dev/null || true; done
