@@ -409,6 +409,20 @@ proofs() {
   case " $new " in *" $old "*) die "$old still there" ;; esac
   [ "$($k -n spike get deployment web -o jsonpath='{.status.readyReplicas}')" = 3 ] || die "web is not 3/3 again"
   $k -n spike get pods -o wide
+  log "proof: a killed container is restarted by the kubelet in the same Pod"
+  local pod uid cid n
+  pod=$($k -n spike get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+  uid=$($k -n spike get pod "$pod" -o jsonpath='{.metadata.uid}')
+  n=$($k -n spike get pod "$pod" -o jsonpath='{.status.containerStatuses[0].restartCount}')
+  cid=$($k -n spike get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  ctr --address "$CONTAINERD_SOCK" -n k8s.io tasks kill -s SIGKILL "${cid#containerd://}"
+  for ((i = 0; i < 60; i++)); do
+    [ "$($k -n spike get pod "$pod" -o jsonpath='{.status.containerStatuses[0].restartCount}')" -gt "$n" ] && break
+    sleep 1
+  done
+  $k -n spike wait --for=condition=Ready "pod/$pod" --timeout=60s
+  [ "$($k -n spike get pod "$pod" -o jsonpath='{.metadata.uid}')" = "$uid" ] || die "$pod was replaced, not restarted"
+  $k -n spike get pod "$pod"
   log "proof: the Service's ClusterIP answers from the pods (kube-proxy iptables)"
   running kube-proxy || die "kube-proxy is not running (see $LOGS/kube-proxy.log)"
   local ip; ip=$($k -n spike get svc web -o jsonpath='{.spec.clusterIP}')
