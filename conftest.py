@@ -57,3 +57,29 @@ def alice(django_user_model):
 @pytest.fixture
 def bob(django_user_model):
     return django_user_model.objects.create_user("bob", password="correct horse battery")
+
+
+@pytest.fixture
+def swarm(docker_engine):
+    """The engine in swarm mode (the orchestration labs); labs a test left are ended."""
+    from sandbox import orchestra
+
+    if not engine.swarm_active():
+        if _ci():
+            pytest.fail("the engine is not in swarm mode: `make orchestration` (CI runs it)")
+        pytest.skip("the engine is not in swarm mode (`make orchestration`)")
+    yield
+    for owner_id in list(orchestra.LIVE):
+        orchestra.end(owner_id)
+
+
+@pytest.fixture
+async def queue_left_empty():
+    """Whatever a test did, nothing waits and nothing ticks on into the next test."""
+    from sandbox import runqueue, runs
+    from sandbox.models import QueuedRun
+
+    yield
+    await QueuedRun.objects.all().adelete()
+    await runqueue.settle()
+    await runs.wait_for_all()

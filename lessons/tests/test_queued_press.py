@@ -8,24 +8,20 @@ from django.test import AsyncClient, override_settings
 from django.urls import reverse
 
 from lessons.models import Attempt
-from sandbox import runqueue, runs
+from sandbox import runs
 from sandbox.models import QueuedRun, Run
 
-pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("queue_left_empty"),
+]
 
 LESSON = "docker-01-what-is-a-container"
 
 
 def run_url(exercise: str = "my-hostname") -> str:
     return reverse("exercise_run", args=[LESSON, exercise])
-
-
-@pytest.fixture(autouse=True)
-async def _queue_left_empty():
-    yield
-    await QueuedRun.objects.all().adelete()
-    await runqueue.settle()
-    await runs.wait_for_all()
 
 
 async def signed_in(user) -> AsyncClient:

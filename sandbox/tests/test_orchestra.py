@@ -1,7 +1,6 @@
 """Orchestration labs against the engine in swarm mode (`make orchestration`)."""
 
 import asyncio
-import os
 
 import pytest
 
@@ -35,17 +34,6 @@ spec:
 
 def manifest(replicas=3, version="v1") -> str:
     return MANIFEST.format(replicas=replicas, version=version)
-
-
-@pytest.fixture
-def swarm(docker_engine):
-    if not engine.swarm_active():
-        if os.environ.get("CI", "").lower() in {"1", "true"}:
-            pytest.fail("the engine is not in swarm mode: `make orchestration` (CI runs it)")
-        pytest.skip("the engine is not in swarm mode (`make orchestration`)")
-    yield
-    for owner_id in list(orchestra.LIVE):
-        orchestra.end(owner_id)
 
 
 def running(count, image=None):

@@ -21,18 +21,13 @@ from sandbox.queue_consumer import REFUSED
 from sandbox.tests.helpers import spec
 from website.routing import websocket_application
 
-pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("queue_left_empty"),
+]
 
 RUN_SOCKET = re.compile(r'ws-connect="/ws/runs/([0-9a-f-]{36})/"')
-
-
-@pytest.fixture(autouse=True)
-async def _queue_left_empty():
-    yield
-    # Whatever a test did, nothing waits and nothing ticks on into the next test.
-    await QueuedRun.objects.all().adelete()
-    await runqueue.settle()
-    await runs.wait_for_all()
 
 
 async def student(name: str):

@@ -3,7 +3,6 @@ in-process: the modules' memory cleared, as a new process would have it) finds w
 one left, on the real engine, and recovers or closes each kind before its first reap."""
 
 import asyncio
-import os
 import time
 
 import pytest
@@ -127,17 +126,6 @@ async def test_an_adopted_terminal_nobody_reopens_is_ended_after_the_idle_limit(
         assert await playgrounds.expire_due() == 1
     assert container not in {c.id for c in engine.labelled_containers()}
     assert (await Playground.objects.aget(owner=alice)).ended_at is not None
-
-
-@pytest.fixture
-def swarm(docker_engine):
-    if not engine.swarm_active():
-        if os.environ.get("CI", "").lower() in {"1", "true"}:
-            pytest.fail("the engine is not in swarm mode: `make orchestration` (CI runs it)")
-        pytest.skip("the engine is not in swarm mode (`make orchestration`)")
-    yield
-    for owner_id in list(orchestra.LIVE):
-        orchestra.end(owner_id)
 
 
 async def test_a_lab_whose_service_runs_is_readopted_not_reaped(swarm):
