@@ -247,13 +247,14 @@ render() {  # render TEMPLATE OUT, rewriting OUT only when it changes (kube-prox
 }
 
 # Pods reach each other, the host and (through kube-proxy's DNAT) Services, and nothing beyond:
-# a packet from the pod range to any other address is refused in FORWARD before Docker's rules,
-# so a Service packet that kube-proxy did not (yet) translate cannot leave the machine.
+# a packet from the pod range to any other address is dropped in mangle/FORWARD, which comes
+# before every filter rule (Docker's, kube-proxy's, a policy enforcer's ACCEPTs), so a Service
+# packet that kube-proxy did not (yet) translate cannot leave the machine.
 egress_guard() {
-  iptables -t filter -N BAEUM-K8S-EGRESS 2>/dev/null || true
-  iptables -t filter -C BAEUM-K8S-EGRESS -s "$POD_CIDR" ! -d "$POD_CIDR" -j REJECT 2>/dev/null ||
-    iptables -t filter -A BAEUM-K8S-EGRESS -s "$POD_CIDR" ! -d "$POD_CIDR" -j REJECT
-  iptables -t filter -C FORWARD -j BAEUM-K8S-EGRESS 2>/dev/null || iptables -t filter -I FORWARD 1 -j BAEUM-K8S-EGRESS
+  iptables -t mangle -N BAEUM-K8S-EGRESS 2>/dev/null || true
+  iptables -t mangle -C BAEUM-K8S-EGRESS -s "$POD_CIDR" ! -d "$POD_CIDR" -j DROP 2>/dev/null ||
+    iptables -t mangle -A BAEUM-K8S-EGRESS -s "$POD_CIDR" ! -d "$POD_CIDR" -j DROP
+  iptables -t mangle -C FORWARD -j BAEUM-K8S-EGRESS 2>/dev/null || iptables -t mangle -I FORWARD 1 -j BAEUM-K8S-EGRESS
 }
 
 running() { [ -s "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
@@ -502,9 +503,11 @@ stop() {
   stop_one containerd
   [ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   delete_chains
-  iptables -t filter -D FORWARD -j BAEUM-K8S-EGRESS 2>/dev/null || true
-  iptables -t filter -F BAEUM-K8S-EGRESS 2>/dev/null || true
-  iptables -t filter -X BAEUM-K8S-EGRESS 2>/dev/null || true
+  for t in filter mangle; do
+    iptables -t $t -D FORWARD -j BAEUM-K8S-EGRESS 2>/dev/null || true
+    iptables -t $t -F BAEUM-K8S-EGRESS 2>/dev/null || true
+    iptables -t $t -X BAEUM-K8S-EGRESS 2>/dev/null || true
+  done
   # kube-router's ipsets (KUBE-SRC-*, KUBE-DST-*, kube-router-*), free once no rule uses them
   if command -v ipset >/dev/null; then
     for f in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' || true); do ipset destroy "$f" 2>/dev/null || true; done
