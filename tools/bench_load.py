@@ -2,7 +2,7 @@
 scaled-out shape (Redis, two web workers behind nginx, the supervisor on its own) on this
 machine.
 
-Each simulated student (website/student_client.py: HTTP and websockets, as a browser) signs in,
+Each simulated student (tools/student_client.py: HTTP and websockets, as a browser) signs in,
 opens a lesson, presses ▶ on an exercise and reads its output over the run's websocket until
 the run ends. All of a level press at the same moment. A press refused over quota is an answer
 (the page says so in words): the student presses again a second later, as a person would, and
@@ -137,7 +137,7 @@ def _children(pid: int) -> list[int]:
 
 
 async def _student_run(student, pressed: float) -> Outcome:
-    from website.student_client import StudentError
+    from tools.student_client import StudentError
 
     outcome = Outcome()
     try:
@@ -162,7 +162,7 @@ async def _student_run(student, pressed: float) -> Outcome:
 
 
 async def _sign_up_all(base: str, count: int, prefix: str):
-    from website.student_client import Student
+    from tools.student_client import Student
 
     students = [Student(base, f"{prefix}{i:03d}") for i in range(count)]
     gate = asyncio.Semaphore(SIGN_UPS_AT_ONCE)
@@ -221,7 +221,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "website.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     django.setup()
-    from website.cluster import Cluster, SingleServer
+    from tools.cluster import Cluster, SingleServer
 
     print(f"# bench-load, {os.cpu_count()} cores; levels {LEVELS}", flush=True)
     print(

@@ -15,7 +15,7 @@ from channels.layers import channel_layers
 
 from sandbox import engine, runlog, supervisor
 from sandbox.runs import Pane
-from website.cluster import free_port, wait_for_port
+from tools.cluster import free_port, wait_for_port
 
 
 def _ci() -> bool:

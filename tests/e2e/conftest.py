@@ -1,4 +1,4 @@
-"""The site the browser tests visit (website/cluster.py), headless Chromium, and helpers."""
+"""The site the browser tests visit (tools/cluster.py), headless Chromium, and helpers."""
 
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ CHROMIUM_FLAGS = [
 
 def scaled_out() -> bool:
     """BAEUM_SCALE_OUT=1 (CI's second pass): the browser tests go through nginx to two web
-    workers, with the sandbox supervisor as its own process (website/cluster.py)."""
+    workers, with the sandbox supervisor as its own process (tools/cluster.py)."""
     return os.environ.get("BAEUM_SCALE_OUT", "") == "1"
 
 
 @pytest.fixture(scope="session")
 def site_server(tmp_path_factory, docker_engine):
     """The site the browser tests visit: one daphne process by default, or, scaled out, nginx in
-    front of two web workers and a separate supervisor (website/cluster.py either way)."""
-    from website.cluster import Cluster, SingleServer
+    front of two web workers and a separate supervisor (tools/cluster.py either way)."""
+    from tools.cluster import Cluster, SingleServer
 
     shape = Cluster if scaled_out() else SingleServer
     server = shape(tmp_path_factory.mktemp("site")).start()

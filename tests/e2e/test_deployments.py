@@ -14,8 +14,8 @@ import websockets
 
 from sandbox import engine
 from tests.e2e.conftest import run_apart
-from website.cluster import ROOT, SingleServer
-from website.student_client import Student
+from tools.cluster import ROOT, SingleServer
+from tools.student_client import Student
 
 pytestmark = [pytest.mark.docker]
 

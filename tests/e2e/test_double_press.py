@@ -9,8 +9,8 @@ import asyncio
 import pytest
 
 from tests.e2e.conftest import run_apart
-from website.cluster import Cluster
-from website.student_client import Student
+from tools.cluster import Cluster
+from tools.student_client import Student
 
 pytestmark = [pytest.mark.docker]
 

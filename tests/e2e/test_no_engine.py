@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from website.cluster import ROOT, SingleServer
-from website.student_client import Student
+from tools.cluster import ROOT, SingleServer
+from tools.student_client import Student
 
 NOWHERE = "unix:///nonexistent/docker.sock"
 SLUG = "docker-01-what-is-a-container"

@@ -12,8 +12,8 @@ import pytest
 import websockets
 
 from tests.e2e.conftest import run_apart
-from website.cluster import SingleServer
-from website.student_client import Student
+from tools.cluster import SingleServer
+from tools.student_client import Student
 
 pytestmark = [pytest.mark.docker]
 

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from tests.e2e.conftest import run_apart, scaled_out, serious_accessibility_violations, sign_up
-from website.cluster import Cluster, SingleServer
-from website.student_client import Student
+from tools.cluster import Cluster, SingleServer
+from tools.student_client import Student
 
 pytestmark = [pytest.mark.docker]
 

@@ -1,4 +1,4 @@
-"""Faults of the scaled-out shape (website/cluster.py: Redis, two web workers behind nginx, the
+"""Faults of the scaled-out shape (tools/cluster.py: Redis, two web workers behind nginx, the
 sandbox supervisor in its own process), each on a cluster of its own:
 
 - a web worker killed while a student watches a run: the page reconnects to the other worker,
@@ -21,8 +21,8 @@ import pytest
 from sandbox import engine
 from sandbox.tests.engine_proxy import EngineProxy
 from tests.e2e.conftest import run_apart, sign_up
-from website.cluster import Cluster
-from website.student_client import Student
+from tools.cluster import Cluster
+from tools.student_client import Student
 
 pytestmark = [pytest.mark.docker]
 

@@ -1,4 +1,4 @@
-"""A supervisor that dies and stays dead (website/cluster.py's scaled-out shape, a cluster of its
+"""A supervisor that dies and stays dead (tools/cluster.py's scaled-out shape, a cluster of its
 own): an open run socket and an open build socket notice within 10 s, by the heartbeat, and tell
 the page in Korean, ending the spinner; when a supervisor is back, the run ends in words and its
 socket closes."""
@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from tests.e2e.test_scale_out_faults import SLUG, run_apart, watch_a_counting_run
-from website.cluster import Cluster
+from tools.cluster import Cluster
 
 pytestmark = [pytest.mark.docker]
 

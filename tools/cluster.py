@@ -1,7 +1,7 @@
 """The scaled-out shape on one machine, for the tests, `make bench-load` and a look by hand:
 Redis, two ASGI workers (daphne) behind nginx, and the sandbox supervisor as its own process.
 
-    python -m website.cluster        # starts it, prints the address, stops on Ctrl-C
+    python -m tools.cluster        # starts it, prints the address, stops on Ctrl-C
 
 The web workers get a Docker socket that does not exist (DOCKER_HOST=unix:///nonexistent), so
 anything a worker tried to do with the engine itself would fail: only the supervisor has one.
