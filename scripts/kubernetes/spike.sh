@@ -10,6 +10,11 @@
 #   spike.sh mem        RSS of each component
 #   spike.sh stop       stop everything this script started and remove its state (keeps the cache)
 #
+# SPIKE_NETPOL=kube-router (default) | kube-network-policies | 0 picks the NetworkPolicy enforcer.
+# Needs root, Go (GOMAXPROCS=1 -p 1 builds under nice 19: a cold build takes ~37 min on 2 cores),
+# apt (etcd-server, containerd, runc, containernetworking-plugins, ipset, openssl), a Docker Engine
+# with the baeum/lab image (imported into the cluster's own containerd) and gcc (the pause image).
+#
 # The cluster's own components run on the host as root processes (a spike); the pods they run are
 # not privileged: their namespace enforces Pod Security `restricted`.
 set -euo pipefail
@@ -281,7 +286,7 @@ save_host_settings() {
   sysctl -e vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops \
     kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.conf.all.route_localnet \
     net.bridge.bridge-nf-call-iptables net.ipv4.ip_forward >"$STATE/host-sysctls"
-  for d in /var/log/containers /var/log/pods; do [ -e $d ] || echo "$d" >>"$STATE/host-created-dirs"; done
+  for d in /var/log/containers /var/log/pods /run/netns; do [ -e $d ] || echo "$d" >>"$STATE/host-created-dirs"; done
 }
 
 start() {
@@ -491,6 +496,7 @@ stop_one() {
 stop() {
   if running kube-apiserver && running kubelet; then
     log "deleting the spike's namespace (the kubelet tears its pods' networks down)"
+    kubectl_admin -n spike delete deployments,pods --all --grace-period=1 --timeout=60s >/dev/null 2>&1 || true
     kubectl_admin delete ns spike --ignore-not-found --timeout=90s || true
   fi
   for n in kube-router kube-network-policies kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_one $n; done
@@ -524,7 +530,12 @@ stop() {
   if [ -s "$STATE/host-sysctls" ]; then
     sed 's/ = /=/' "$STATE/host-sysctls" | xargs -r sysctl -q -w || true
   fi
-  [ -s "$STATE/host-created-dirs" ] && xargs -r rm -rf <"$STATE/host-created-dirs"
+  # only if still empty of anything but ours (the kubelet's logs and symlinks, containerd's netns)
+  if [ -s "$STATE/host-created-dirs" ]; then
+    while read -r d; do
+      case $d in /run/netns) rmdir "$d" 2>/dev/null || true ;; *) rm -rf "$d" ;; esac
+    done <"$STATE/host-created-dirs"
+  fi
   rm -rf "$STATE" "$RUN"
   log "stopped; state removed; the build cache stays in $CACHE"
 }
