@@ -70,7 +70,8 @@ async def test_a_press_over_the_limit_waits_its_turn_and_runs_when_a_slot_frees(
     with override_settings(SANDBOX_MAX_TOTAL=1):
         first = await runs.start_run(spec(alice, "sleep 30; echo alice-done"), queue=True)
         assert isinstance(first, Run)
-        waiting = await runs.start_run(spec(bob, "echo bob-ran"), queue=True)
+        # bob's run lasts a moment, so carol's socket sees her move up before her own turn comes.
+        waiting = await runs.start_run(spec(bob, "echo bob-ran; sleep 3"), queue=True)
         behind = await runs.start_run(spec(carol, "echo carol-ran"), queue=True)
         assert isinstance(waiting, QueuedRun) and isinstance(behind, QueuedRun)
         assert (await runqueue.standing(waiting)).position == 1
