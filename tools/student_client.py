@@ -117,15 +117,9 @@ class Student:
         """Read the queue socket until the run starts (`run_id` set) or the wait ends in words
         (cancelled, expired: `refused` set), reconnecting like the page when it breaks."""
         deadline = time.monotonic() + timeout
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())}
         while time.monotonic() < deadline:
             try:
-                async with websockets.connect(
-                    self.socket_url(f"/ws/queue/{result.queue_key}/"),
-                    additional_headers=headers,
-                    origin=self.base,
-                    open_timeout=10,
-                ) as socket:
+                async with self.connect(f"/ws/queue/{result.queue_key}/") as socket:
                     async for frame in socket:
                         result.ahead += [int(n) for n in AHEAD.findall(frame)]
                         if started := RUN_SOCKET.search(frame):
@@ -170,6 +164,17 @@ class Student:
         scheme = "wss" if parts.scheme == "https" else "ws"
         return f"{scheme}://{parts.netloc}{path}"
 
+    def connect(self, path: str, open_timeout: float = 10):
+        """A websocket to `path` as this student's page opens it (session cookie, origin): await
+        it, or use it as `async with`."""
+        cookies = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+        return websockets.connect(
+            self.socket_url(path),
+            additional_headers={"Cookie": cookies},
+            origin=self.base,
+            open_timeout=open_timeout,
+        )
+
     async def read_run(
         self, result: RunResult, pressed_at: float, timeout: float = 120, reconnect=True
     ) -> RunResult:
@@ -177,15 +182,9 @@ class Student:
         when the connection breaks; the text is what the page would show."""
         panes: dict[int, str] = {}
         deadline = time.monotonic() + timeout
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())}
         while time.monotonic() < deadline:
             try:
-                async with websockets.connect(
-                    self.socket_url(f"/ws/runs/{result.run_id}/"),
-                    additional_headers=headers,
-                    origin=self.base,
-                    open_timeout=10,
-                ) as socket:
+                async with self.connect(f"/ws/runs/{result.run_id}/") as socket:
                     while True:
                         remaining = deadline - time.monotonic()
                         try:

@@ -143,33 +143,25 @@ build_pause() {
   log "pause image built: $tar"
 }
 
-# built from its own module (its go.mod pins its own client-go): `go build` of the module's cmd
-build_netpol() {
-  [ -x "$NETPOL_BIN" ] && return
-  local dir; dir=$(dirname "$NETPOL_BIN")
-  mkdir -p "$dir"
-  log "$NETPOL_MODULE $NETPOL_VERSION: building"
+# A network policy enforcer, built from its own module (its go.mod pins its own client-go):
+# `go build` of one command package into the cache. Args: binary path, package, version, go line.
+build_go_tool() {
+  local bin=$1 pkg=$2 version=$3 go_line=$4
+  [ -x "$bin" ] && return
+  local dir; dir=$(dirname "$bin")
+  mkdir -p "$dir/src"
+  log "$pkg $version: building"
   if [ ! -f "$dir/src/go.mod" ]; then
-    mkdir -p "$dir/src"
-    printf 'module baeum.local/netpol-build\n\ngo 1.23.0\n' >"$dir/src/go.mod"
-    (cd "$dir/src" && GOFLAGS=-mod=mod "${NICE[@]}" go get -tool "$NETPOL_MODULE/cmd@$NETPOL_VERSION")
+    printf 'module baeum.local/%s-build\n\ngo %s\n' "$(basename "$bin")" "$go_line" >"$dir/src/go.mod"
+    (cd "$dir/src" && GOFLAGS=-mod=mod "${NICE[@]}" go get -tool "$pkg@$version")
   fi
   (cd "$dir/src" && CGO_ENABLED=0 GOMAXPROCS=1 "${NICE[@]}" go build -p 1 -trimpath -ldflags "-s -w" \
-    -o "$NETPOL_BIN.tmp" "$NETPOL_MODULE/cmd") && mv "$NETPOL_BIN.tmp" "$NETPOL_BIN" || die "go build $NETPOL_MODULE"
+    -o "$bin.tmp" "$pkg") && mv "$bin.tmp" "$bin" || die "go build $pkg"
 }
 
+build_netpol() { build_go_tool "$NETPOL_BIN" "$NETPOL_MODULE/cmd" "$NETPOL_VERSION" 1.23.0; }
 build_kube_router() {
-  [ -x "$KUBE_ROUTER_BIN" ] && return
-  local dir; dir=$(dirname "$KUBE_ROUTER_BIN")
-  mkdir -p "$dir/src"
-  log "$KUBE_ROUTER_MODULE $KUBE_ROUTER_VERSION: building"
-  if [ ! -f "$dir/src/go.mod" ]; then
-    printf 'module baeum.local/kube-router-build\n\ngo 1.21\n' >"$dir/src/go.mod"
-    (cd "$dir/src" && GOFLAGS=-mod=mod "${NICE[@]}" go get -tool "$KUBE_ROUTER_MODULE/cmd/kube-router@$KUBE_ROUTER_VERSION")
-  fi
-  (cd "$dir/src" && CGO_ENABLED=0 GOMAXPROCS=1 "${NICE[@]}" go build -p 1 -trimpath -ldflags "-s -w" \
-    -o "$KUBE_ROUTER_BIN.tmp" "$KUBE_ROUTER_MODULE/cmd/kube-router") && mv "$KUBE_ROUTER_BIN.tmp" "$KUBE_ROUTER_BIN" ||
-    die "go build $KUBE_ROUTER_MODULE"
+  build_go_tool "$KUBE_ROUTER_BIN" "$KUBE_ROUTER_MODULE/cmd/kube-router" "$KUBE_ROUTER_VERSION" 1.21
 }
 
 build() {

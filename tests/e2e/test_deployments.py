@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-import websockets
 
 from sandbox import engine
 from tests.e2e.conftest import run_apart
@@ -33,13 +32,7 @@ class Terminal:
         self.socket = None
 
     async def open(self) -> dict:
-        cookies = "; ".join(f"{k}={v}" for k, v in self.student.http.cookies.items())
-        self.socket = await websockets.connect(
-            self.student.socket_url("/ws/terminal/"),
-            additional_headers={"Cookie": cookies},
-            origin=self.student.base,
-            open_timeout=30,
-        )
+        self.socket = await self.student.connect("/ws/terminal/", open_timeout=30)
         return json.loads(await asyncio.wait_for(self.socket.recv(), 30))
 
     async def echoes(self, marker: str, timeout: float = 20) -> bool:

@@ -9,7 +9,6 @@ import signal
 import time
 
 import pytest
-import websockets
 
 from tests.e2e.conftest import run_apart
 from tools.cluster import SingleServer
@@ -20,10 +19,7 @@ pytestmark = [pytest.mark.docker]
 
 async def terminal(student: Student, keys: str, needle: str, timeout: float = 20) -> str:
     """Open the terminal as the page does, type `keys`, return what it showed up to `needle`."""
-    headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in student.http.cookies.items())}
-    async with websockets.connect(
-        student.socket_url("/ws/terminal/"), additional_headers=headers, origin=student.base
-    ) as socket:
+    async with student.connect("/ws/terminal/") as socket:
         hello = json.loads(await asyncio.wait_for(socket.recv(), timeout))
         assert hello["type"] == "hello", hello
         shown = hello["scrollback"]

@@ -71,15 +71,9 @@ def test_a_killed_supervisor_is_said_in_open_run_and_build_sockets_within_ten_se
         student, result, reading, _ = await watch_a_counting_run(cluster, "choi", 300)
         reading.cancel()  # read the socket here instead, frame by frame
         build_id = await start_slow_build(student)
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in student.http.cookies.items())}
-
-        def connect(path: str):
-            url = student.socket_url(path)
-            return websockets.connect(url, additional_headers=headers, origin=student.base)
-
         async with (
-            connect(f"/ws/runs/{result.run_id}/") as ws,
-            connect(f"/ws/builds/{build_id}/") as build_ws,
+            student.connect(f"/ws/runs/{result.run_id}/") as ws,
+            student.connect(f"/ws/builds/{build_id}/") as build_ws,
         ):
             first = await asyncio.wait_for(ws.recv(), 10)
             assert "line 1" in first  # the snapshot: the run is live and shown
