@@ -8,12 +8,16 @@ from contextlib import suppress
 
 
 class OutputPipe:
-    """Bounded: past `limit` unread bytes, newer bytes are dropped and counted, so a flood
-    (`yes`) cannot grow server memory however slow the relay is."""
+    """Bounded: past `limit` unread bytes, bytes are dropped and counted, so a flood (`yes`)
+    cannot grow server memory however slow the relay is. A run's pane keeps what came first
+    (its transcript is a head); a terminal keeps what came last (`keep="newest"`), because
+    the end of a flood holds the prompt and whatever the student typed next."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int, keep: str = "oldest") -> None:
+        assert keep in ("oldest", "newest")
         self._loop = loop
         self._limit = limit
+        self._keep_newest = keep == "newest"
         self._lock = threading.Lock()
         self._chunks: list[bytes] = []
         self._size = 0
@@ -24,14 +28,31 @@ class OutputPipe:
     def put(self, data: bytes) -> None:
         """Called from the reader thread."""
         with self._lock:
-            room = max(self._limit - self._size, 0)
-            if len(data) > room:
-                self._dropped += len(data) - room
-                data = data[:room]
-            if data:
+            if self._keep_newest:
                 self._chunks.append(data)
                 self._size += len(data)
+                self._drop_oldest()
+            else:
+                room = max(self._limit - self._size, 0)
+                if len(data) > room:
+                    self._dropped += len(data) - room
+                    data = data[:room]
+                if data:
+                    self._chunks.append(data)
+                    self._size += len(data)
         self._loop.call_soon_threadsafe(self._ready.set)
+
+    def _drop_oldest(self) -> None:
+        while self._size > self._limit:
+            excess, first = self._size - self._limit, self._chunks[0]
+            if len(first) <= excess:
+                self._chunks.pop(0)
+                cut = len(first)
+            else:
+                self._chunks[0] = first[excess:]
+                cut = excess
+            self._size -= cut
+            self._dropped += cut
 
     def close(self) -> None:
         """Called from the reader thread at end of stream."""

@@ -225,7 +225,7 @@ async def adopt_all() -> int:
 
 async def _relay(live: LivePlayground) -> None:
     loop = asyncio.get_running_loop()
-    pipe = OutputPipe(loop, limit=256 * 1024)
+    pipe = OutputPipe(loop, limit=256 * 1024, keep="newest")
 
     def pump() -> None:
         try:
@@ -242,8 +242,8 @@ async def _relay(live: LivePlayground) -> None:
     while True:
         data, dropped, eof = await pipe.take(timeout=3600)
         text = decoder.decode(data, final=eof)
-        if dropped:
-            text += f"\r\n[… {dropped}바이트 생략 …]\r\n"
+        if dropped:  # the oldest bytes of a flood went: say so before what is left
+            text = f"\r\n[… {dropped}바이트 생략 …]\r\n" + text
         if text:
             live.remember(text)
             live.seq += 1
