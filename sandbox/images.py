@@ -21,15 +21,8 @@ import tempfile
 from pathlib import Path
 
 from sandbox import engine
+from sandbox.lab_images import LAB_IMAGES
 
-IMAGES_DIR = Path(__file__).resolve().parent / "images"
-# tag → (build context folder, build args). `baeum/lab` first: the others are built FROM it.
-LAB_IMAGES = {
-    "baeum/lab": (IMAGES_DIR / "lab", {}),
-    "baeum/web:v1": (IMAGES_DIR / "web", {"VERSION": "v1"}),
-    "baeum/web:v2": (IMAGES_DIR / "web", {"VERSION": "v2"}),
-    "baeum/web:v2-broken": (IMAGES_DIR / "web", {"VERSION": "v2-broken"}),
-}
 BUSYBOX_BASED = "baeum/lab"  # the one built around the host's busybox
 HOST_BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 INSTALL_HINT = "`bash scripts/prepare-machine.sh`가 Debian 13의 busybox-static을 설치해요."

@@ -110,10 +110,25 @@ def test_a_wrong_that_is_not_a_mistake_is_refused(tmp_path, block, error):
         load_lesson(write(tmp_path, text))
 
 
-def test_an_id_used_twice_is_refused(tmp_path):
-    block = "```exercise\nid: a\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\n```\n"
-    with pytest.raises(LessonError, match="두 번"):
-        load_lesson(write(tmp_path, block + block))
+EXERCISE_A = "```exercise\nid: a\ntitle: t\ncommand: echo\nexpect: {exit_code: 0}\n```\n"
+# The same id on blocks of every pair of kinds: a build, a lab and a question used to be checked
+# only against some of the others (a question could reuse a build's id; the label and the
+# class dashboard then mixed them up).
+OTHERS_A = {
+    "question": "```question\nid: a\nask: q\nanswer: x\nexplain: e\n```\n",
+    "check": "```check\nid: a\ntitle: t\ncommand: 'true'\nsuccess: s\nfailure: f\n```\n",
+    "build": "```build\nid: a\ntitle: t\ndockerfile: FROM baeum/lab\nrun: echo\n"
+    "expect: {exit_code: 0}\n```\n",
+    "orchestra": "```orchestra\nid: a\ntitle: t\nmanifest: m\ngoal: apply\n```\n",
+}
+
+
+@pytest.mark.parametrize("first", ["exercise", *OTHERS_A])
+@pytest.mark.parametrize("second", ["exercise", *OTHERS_A])
+def test_an_id_used_twice_is_refused_whatever_the_kinds(tmp_path, first, second):
+    blocks = {"exercise": EXERCISE_A, **OTHERS_A}
+    with pytest.raises(LessonError, match="두 번 쓰였습니다 \\(처음: 8번째 줄\\)"):
+        load_lesson(write(tmp_path, blocks[first] + blocks[second]))
 
 
 def test_front_matter_must_match_the_file_name(tmp_path):
