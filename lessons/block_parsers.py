@@ -304,6 +304,7 @@ def _question(path: Path, line: int, data: dict) -> Question:
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise LessonError(f"{path}:{line}: 질문에 {key}가 필요합니다")
     choices = data.get("choices")
+    answers: tuple[str, ...]
     answer = data.get("answer")
     if choices is not None:
         if not isinstance(choices, list) or len(choices) < 2:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from lessons import answers, relations
+from lessons.answers import Judgement
 
 TRACKS = {"docker": gettext_lazy("도커"), "kubernetes": gettext_lazy("쿠버네티스")}
 # The time a lesson takes, as a student spends it: its prose read at about 500 characters a
@@ -109,12 +110,12 @@ class Question:
     choices: tuple[str, ...] = ()
     line: int = 0
 
-    def judge(self, given: str) -> answers.Judgement:
+    def judge(self, given: str) -> Judgement:
         """Right or not, with a hint when a fill-in answer is close (lessons/answers.py). A
         choice is the choice's own text, compared trimmed and case-insensitively."""
         if self.choices:
             given = given.strip().casefold()
-            return answers.Judgement(any(given == a.strip().casefold() for a in self.answers))
+            return Judgement(any(given == a.strip().casefold() for a in self.answers))
         return answers.judge(given, self.answers, self.ask)
 
     def is_right(self, given: str) -> bool:
@@ -207,7 +208,7 @@ class Lesson:
 
     @property
     def track_name(self) -> str:
-        return TRACKS[self.track]
+        return str(TRACKS[self.track])
 
     @property
     def estimated_minutes(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from channels.db import database_sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -61,6 +63,8 @@ def build_after(build: Build) -> str:
     if found is None or build.state != Build.State.BUILT:
         return ""
     slug, block = found
+    if not isinstance(block, BuildExercise):
+        return ""
     lesson = catalogue()[slug]
     owner = build.owner
     return render_to_string(
@@ -80,8 +84,12 @@ async def build_tag(request: HttpRequest, slug: str, block_id: str) -> HttpRespo
     user = await request.auser()
     if not user.is_authenticated:
         raise Http404
+    try:
+        build_id = uuid.UUID(request.POST.get("build", ""))
+    except ValueError:
+        raise Http404 from None  # a malformed id names no build (not a 500)
     build = await Build.objects.filter(
-        pk=request.POST.get("build"), owner=user, state=Build.State.BUILT, removed=False
+        pk=build_id, owner=user, state=Build.State.BUILT, removed=False
     ).afirst()
     if build is None:
         raise Http404  # never another student's build

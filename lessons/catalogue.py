@@ -11,6 +11,7 @@ import functools
 import html as html_module
 import re
 from pathlib import Path
+from typing import Any
 
 import markdown
 
@@ -59,7 +60,7 @@ def load_lesson(path: Path) -> Lesson:
     meta, body, body_line = _split_front_matter(path, text)
     parts: list[Part] = []
     # The Lesson's dicts of blocks by id, one per kind that has ids; ids are unique across them.
-    collections: dict[str, dict] = {k.collection: {} for k in KINDS.values() if k.collection}
+    collections: dict[str, Any] = {k.collection: {} for k in KINDS.values() if k.collection}
     first_used: dict[str, int] = {}
     renderer = _renderer()
     prose_chars = 0
@@ -96,7 +97,8 @@ def load_lesson(path: Path) -> Lesson:
                     )
                 first_used[block_id] = start
                 collections[kind.collection][block_id] = block
-            parts.append(Part(kind.part, **{kind.part: block}))
+            held: dict[str, Any] = {kind.part: block}  # the table pairs a kind with its field
+            parts.append(Part(kind.part, **held))
             index = end + 1
             continue
         if fence:
@@ -162,4 +164,4 @@ def catalogue(content_dir: Path = CONTENT_DIR) -> dict[str, Lesson]:
 def by_track() -> list[tuple[str, str, list[Lesson]]]:
     """[(track, track name, lessons)] for the course page."""
     lessons = list(catalogue().values())
-    return [(t, name, [ls for ls in lessons if ls.track == t]) for t, name in TRACKS.items()]
+    return [(t, str(name), [ls for ls in lessons if ls.track == t]) for t, name in TRACKS.items()]

@@ -7,7 +7,7 @@ from collections import Counter
 
 from channels.db import database_sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -29,21 +29,29 @@ def _problem(request, message: str) -> HttpResponse:
     return render(request, "lessons/run_message.html", {"message": message})
 
 
+async def _owner_id(request: HttpRequest) -> int:
+    """The signed-in student's id (the views are behind login_required)."""
+    user = await request.auser()
+    if user.pk is None:
+        raise Http404
+    return user.pk
+
+
 @login_required
 @require_POST
 async def lab_apply(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
     _lab(slug, lab_id)
-    user = await request.auser()
+    owner_id = await _owner_id(request)
     text = request.POST.get("manifest", "").replace("\r\n", "\n")
     try:
-        await lab_requests.apply(user.pk, text)
-        found = await lab_requests.state(user.pk)
+        await lab_requests.apply(owner_id, text)
+        found = await lab_requests.state(owner_id)
     except (orchestra.ManifestError, orchestra.OrchestrationOff) as error:
         return _problem(request, str(error))
     except errors.EngineUnavailable:
         return _problem(request, _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 적용해 주세요."))
     except errors.EngineError as error:
-        log.warning("lab of %s: the orchestrator refused: %s", user.pk, error)
+        log.warning("lab of %s: the orchestrator refused: %s", owner_id, error)
         return _problem(
             request,
             _(
@@ -58,9 +66,9 @@ async def lab_apply(request: HttpRequest, slug: str, lab_id: str) -> HttpRespons
 @require_POST
 async def lab_balance(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
     _lab(slug, lab_id)
-    user = await request.auser()
+    owner_id = await _owner_id(request)
     try:
-        answers = await lab_requests.balance(user.pk, 12)
+        answers = await lab_requests.balance(owner_id, 12)
     except (errors.EngineError, errors.EngineUnavailable):
         return _problem(request, _("도커 엔진에 연결할 수 없어요."))
     if answers is None:
@@ -110,9 +118,10 @@ def goal_met(lab: OrchestraLab, state: dict | None) -> tuple[bool, str]:
 @require_POST
 async def lab_verify(request: HttpRequest, slug: str, lab_id: str) -> HttpResponse:
     lesson, lab = _lab(slug, lab_id)
+    owner_id = await _owner_id(request)
     user = await request.auser()
     try:
-        passed, reason = goal_met(lab, await lab_requests.state(user.pk))
+        passed, reason = goal_met(lab, await lab_requests.state(owner_id))
     except (errors.EngineError, errors.EngineUnavailable):
         return _problem(request, _("도커 엔진에 연결할 수 없어요."))
     await database_sync_to_async(record)(

@@ -53,7 +53,7 @@ class LessonProgress:
 
     @property
     def state_name(self) -> str:
-        return STATE_NAMES[self.state]
+        return str(STATE_NAMES[self.state])
 
     @property
     def done_count(self) -> int:

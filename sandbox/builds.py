@@ -121,7 +121,7 @@ async def start_build(spec: BuildSpec) -> Build:
         log.warning("build %s could not be handed over: %s", build.id, error)
         build.state = Build.State.FAILED
         build.message = (
-            str(error) if isinstance(error, supervisor.SupervisorUnavailable) else ENGINE_DOWN
+            str(error) if isinstance(error, supervisor.SupervisorUnavailable) else str(ENGINE_DOWN)
         )
         build.ended_at = timezone.now()
         await build.asave()

@@ -187,7 +187,7 @@ def _from(command, meta, stages: list[Stage], lab_images: set[str], where: str) 
             )
         )
     # A lab image brings ENV of its own (HOME, PATH): names known, values not read here.
-    env = dict(earlier.env) if earlier else {"HOME": None, "PATH": None}
+    env: dict[str, str | None] = dict(earlier.env) if earlier else {"HOME": None, "PATH": None}
     return Stage(words[2].lower() if len(words) == 3 else "", env)
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sandbox.models import Run
+from sandbox.models import Build, Playground, QueuedRun, Run
 
-WatchCheck = Callable[[object, Run], bool]
+# What may be watched: anything a student owns (a run, a build, a terminal, a queued press).
+Owned = Run | Build | Playground | QueuedRun
+WatchCheck = Callable[[object, Owned], bool]
 RunHook = Callable[[Run], None]
 EndFragment = Callable[[Run], str]
 
@@ -23,7 +25,7 @@ _watch_checks: list[WatchCheck] = []
 _start_hooks: list[RunHook] = []
 _finish_hooks: list[RunHook] = []
 _end_fragments: list[EndFragment] = []
-_build_end_fragments: list[Callable[[object], str]] = []
+_build_end_fragments: list[Callable[[Build], str]] = []
 _terminal_hooks: list[Callable[[int], None]] = []
 
 
@@ -48,7 +50,7 @@ def register_end_fragment(fragment: EndFragment) -> None:
     _register(_end_fragments, fragment)
 
 
-def register_build_end_fragment(fragment: Callable[[object], str]) -> None:
+def register_build_end_fragment(fragment: Callable[[Build], str]) -> None:
     _register(_build_end_fragments, fragment)
 
 
@@ -68,7 +70,7 @@ def build_end_fragments(build) -> str:
     return "".join(fragment(build) for fragment in _build_end_fragments)
 
 
-def may_watch(user, run: Run) -> bool:
+def may_watch(user, run: Owned) -> bool:
     if not user.is_authenticated:
         return False
     if run.owner_id == user.pk:

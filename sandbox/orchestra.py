@@ -299,7 +299,7 @@ def kill_replica(owner_id: int, task_id: str) -> bool:
     lab = LIVE.get(owner_id)
     found = engine.service_state(lab.service) if lab else None
     task = next((t for t in (found or {}).get("tasks", []) if t["id"] == task_id), None)
-    if task is None or not task["container"]:
+    if lab is None or task is None or not task["container"]:
         return False  # not this student's replica, or not running
     engine.kill(task["container"])
     lab.killed_at, lab.killed_task, lab.recovery_seconds = time.monotonic(), task_id, None

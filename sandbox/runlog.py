@@ -87,7 +87,7 @@ class RedisLog:
 
     async def begin(self, run_id: str, names: list[str]) -> None:
         meta, text = self._keys(run_id)
-        fields = {"seq": 0, "n": len(names)}
+        fields: dict[str, int | str] = {"seq": 0, "n": len(names)}
         fields.update({f"h{i}": json.dumps(_head(name)) for i, name in enumerate(names)})
         async with self._client().pipeline(transaction=True) as pipe:
             pipe.hset(meta, mapping=fields).expire(meta, self._ttl())
@@ -109,7 +109,7 @@ class RedisLog:
 
     async def _restore(self, run_id: str, seq: int, panes: list) -> None:
         meta, texts = self._keys(run_id)
-        fields = {"seq": seq, "n": len(panes)}
+        fields: dict[str, int | str] = {"seq": seq, "n": len(panes)}
         fields.update({f"h{i}": _dump(pane) for i, pane in enumerate(panes)})
         async with self._client().pipeline(transaction=True) as pipe:
             for index, pane in enumerate(panes):

@@ -62,6 +62,14 @@ def test_a_student_cannot_tag_or_run_another_students_build(client, alice, bob):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("given", ["", "not-a-build", "1 OR 1=1"])
+def test_a_malformed_build_id_finds_nothing_rather_than_failing(client, alice, given):
+    client.force_login(alice)
+    url = reverse("build_tag", args=[SLUG, "rollback-lab"])
+    assert client.post(url, {"build": given, "version": "v9"}).status_code == 404
+
+
+@pytest.mark.django_db
 def test_an_unsafe_dockerfile_is_refused_in_the_page(client, alice):
     client.force_login(alice)
     response = client.post(
