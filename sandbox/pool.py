@@ -4,7 +4,8 @@ on stdin for the one command it will run. Taking one skips the engine's create-a
 
 Each container serves exactly one run and is then removed like any other; the pool refills in
 the background on the server's event loop, never past the server-wide quota, and the reaper
-spares the containers it holds.
+spares the containers it holds. A class's warm-up (sandbox/warmup.py) raises what a pool keeps
+(`warm_target`) for a while, and lowers it again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from django.conf import settings
 from sandbox import engine
 
 log = logging.getLogger(__name__)
+
+# Containers created side by side while a pool fills (a class's warm-up wants many at once; the
+# engine serializes much of the work, so more in flight only queues there).
+FILL_AT_ONCE = 4
 
 # Reads one line (the command, base64-encoded so that any text fits on a line), then becomes
 # that command, with stdin closed as in a cold run.
@@ -44,6 +49,11 @@ class Pool:
         self.ready: list[Warm] = []
         self.filling: asyncio.Task | None = None
         self.closed = False
+        # Raised by a class's warm-up (sandbox/warmup.py) while the class is on.
+        self.warm_target = 0
+
+    def wanted(self) -> int:
+        return max(settings.SANDBOX_POOL_SIZE, self.warm_target)
 
     def container_ids(self) -> set[str]:
         return {warm.container_id for warm in self.ready}
@@ -75,20 +85,38 @@ class Pool:
     async def _fill(self) -> None:
         from sandbox.models import Run
 
-        while not self.closed and len(self.ready) < settings.SANDBOX_POOL_SIZE:
+        while not self.closed and len(self.ready) < self.wanted():
             # Pool containers count against the server-wide limit, so they never crowd out runs.
             live = await Run.objects.filter(state__in=Run.LIVE_STATES).acount()
-            if live + len(_all_ready()) >= settings.SANDBOX_MAX_TOTAL:
+            room = settings.SANDBOX_MAX_TOTAL - live - len(_all_ready())
+            count = min(room, self.wanted() - len(self.ready), FILL_AT_ONCE)
+            if count <= 0:
                 return
-            try:
-                warm = await asyncio.to_thread(self._make)
-            except (engine.EngineUnavailable, engine.EngineError) as error:
-                log.warning("pool %s: could not warm a container: %s", self.image, error)
+            made = await asyncio.gather(
+                *(asyncio.to_thread(self._make) for _ in range(count)), return_exceptions=True
+            )
+            failed = [m for m in made if isinstance(m, BaseException)]
+            for warm in (m for m in made if not isinstance(m, BaseException)):
+                if self.closed:
+                    await asyncio.to_thread(_discard, warm)
+                else:
+                    self.ready.append(warm)
+            if failed:
+                engine_failures = (engine.EngineUnavailable, engine.EngineError)
+                if not all(isinstance(m, engine_failures) for m in failed):
+                    raise failed[0]
+                log.warning("pool %s: could not warm a container: %s", self.image, failed[0])
                 return
-            if self.closed:
-                await asyncio.to_thread(_discard, warm)
-                return
-            self.ready.append(warm)
+
+    async def trim(self) -> int:
+        """Remove waiting containers past what is wanted (a warm-up ended); returns how many."""
+        extra = len(self.ready) - self.wanted()
+        if extra <= 0:
+            return 0
+        gone, self.ready = self.ready[-extra:], self.ready[:-extra]
+        for warm in gone:
+            await asyncio.to_thread(_discard_quietly, warm)
+        return len(gone)
 
     def _make(self) -> Warm:
         container_id = engine.create_container(

@@ -477,11 +477,14 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
 
 async def _warm_container(spec: RunSpec) -> pool.Warm | None:
     """A pool container fits a run of one container with the default limits."""
-    if settings.SANDBOX_POOL_SIZE <= 0 or len(spec.containers()) != 1 or spec.memory or spec.volume:
+    if len(spec.containers()) != 1 or spec.memory or spec.volume:
         return None
     if spec.image not in LAB_IMAGES:
         return None  # students' own images are run cold
-    return await pool.pool_for(spec.image).take()
+    lab = pool.pool_for(spec.image)
+    if lab.wanted() <= 0 and not lab.ready:
+        return None  # the pool is off (SANDBOX_POOL_SIZE=0, no class warming)
+    return await lab.take()
 
 
 def _volume_name(spec: RunSpec) -> str:

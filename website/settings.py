@@ -189,6 +189,9 @@ SANDBOX_POOL_SIZE = envint("SANDBOX_POOL_SIZE", 2)
 # Terminals (playgrounds): how long one lives at most, and how long it may sit unused.
 SANDBOX_PLAYGROUND_SECONDS = envint("SANDBOX_PLAYGROUND_SECONDS", 30 * 60)
 SANDBOX_PLAYGROUND_IDLE_SECONDS = envint("SANDBOX_PLAYGROUND_IDLE_SECONDS", 10 * 60)
+# The largest file a student may upload into their terminal's /work at once (its tmpfs holds
+# 16 MiB in all; sandbox/workspace_files.py).
+SANDBOX_UPLOAD_BYTES = envint("SANDBOX_UPLOAD_BYTES", 8 * 2**20)
 # Image builds: time limit, images kept per student, and how long they are kept.
 SANDBOX_BUILD_SECONDS = envint("SANDBOX_BUILD_SECONDS", 120)
 SANDBOX_BUILD_IMAGES = envint("SANDBOX_BUILD_IMAGES", 5)
@@ -205,6 +208,17 @@ SANDBOX_MAX_PER_USER = envint("SANDBOX_MAX_PER_USER", 2)
 SANDBOX_MAX_TOTAL = envint("SANDBOX_MAX_TOTAL", max(4, (os.cpu_count() or 1) * 8))
 # A press that finds the server full waits in the queue (sandbox/runqueue.py) this long at most.
 SANDBOX_QUEUE_SECONDS = envint("SANDBOX_QUEUE_SECONDS", 5 * 60)
+# A class's warm-up (sandbox/warmup.py): warm containers for the students online, within this
+# memory (default a quarter of the machine's; each warm container counts its memory limit), ended
+# after the class pressed nothing for SANDBOX_WARM_IDLE_SECONDS. "Online": signed in, pressed
+# 실행 or had a terminal open within SANDBOX_WARM_ONLINE_SECONDS.
+SANDBOX_WARM_MEMORY = os.environ.get(
+    "SANDBOX_WARM_MEMORY", str(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4)
+)
+SANDBOX_WARM_IDLE_SECONDS = envint("SANDBOX_WARM_IDLE_SECONDS", 10 * 60)
+SANDBOX_WARM_ONLINE_SECONDS = envint("SANDBOX_WARM_ONLINE_SECONDS", 15 * 60)
+# Threads for blocking Docker calls, per supervising process (sandbox/engine_threads.py).
+SANDBOX_ENGINE_THREADS = envint("SANDBOX_ENGINE_THREADS", 64)
 
 # Scale-out (README, "Deployment"). Who talks to the Docker Engine: "inside" (the default) the
 # server itself; "separate": only `manage.py sandbox_supervisor`, which web workers ask through

@@ -5,7 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import deployment, pool, runqueue, supervisor
+from sandbox import deployment, pool, runqueue, supervisor, warmup
 from sandbox.reaper import (
     abandon_unfollowed_runs,
     reap_everywhere,
@@ -62,4 +62,5 @@ class Command(BaseCommand):
         finally:
             reaper.set()
             await asyncio.gather(ticks, return_exceptions=True)
+            await warmup.end_all()
             await pool.drain_all()
