@@ -113,12 +113,16 @@ def endpoint() -> str:
 
 @functools.cache
 def _client_for(endpoint: str) -> docker.DockerClient:
+    # As many connections as threads may call at once (sandbox/engine_threads.py).
+    options = {"timeout": settings.DOCKER_TIMEOUT_SECONDS, "max_pool_size": _pool_size()}
     if endpoint:
-        return docker.DockerClient(
-            base_url=endpoint, version="auto", timeout=settings.DOCKER_TIMEOUT_SECONDS
-        )
+        return docker.DockerClient(base_url=endpoint, version="auto", **options)
     # DOCKER_HOST and friends come from the environment, as for the docker CLI.
-    return docker.from_env(version="auto", timeout=settings.DOCKER_TIMEOUT_SECONDS)
+    return docker.from_env(version="auto", **options)
+
+
+def _pool_size() -> int:
+    return max(10, settings.SANDBOX_ENGINE_THREADS)
 
 
 def _client() -> docker.DockerClient:

@@ -30,7 +30,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils.translation import gettext_lazy
 
-from sandbox import redisconn
+from sandbox import engine_threads, redisconn
 from sandbox.errors import EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def _heartbeat_key() -> str:
 async def tell(name: str, **payload) -> None:
     """Have the supervisor do `name`; returns once it is handed over (inside: once started)."""
     if not separate():
+        engine_threads.install()  # inside: this loop runs the handlers' engine calls
         await _HANDLERS[name](**payload)
         return
     await _require_supervisor()
@@ -95,6 +96,7 @@ async def ask(name: str, **payload):
     """Have the supervisor do `name` and return its answer. Its EngineError or
     EngineUnavailable is raised here, as if the engine had been called in this process."""
     if not separate():
+        engine_threads.install()
         return await _HANDLERS[name](**payload)
     await _require_supervisor()
     layer = get_channel_layer()
@@ -190,6 +192,7 @@ async def another_is_beating() -> bool:
 
 async def serve(stop: asyncio.Event) -> None:
     """Answer requests until `stop` is set; survives the channel layer going away for a while."""
+    engine_threads.install()
     layer = get_channel_layer()
     beating = asyncio.create_task(_beat(stop))
     pending: set[asyncio.Task] = set()
