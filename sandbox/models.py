@@ -122,6 +122,29 @@ class Playground(models.Model):
         return f"playground of {self.owner_id} ({'ended' if self.ended_at else 'live'})"
 
 
+class Workspace(models.Model):
+    """A student's persistent /work: the tar the supervisor keeps of it on disk (outside every
+    container, under SANDBOX_WORKSPACE_DIR), what it weighs and when it was last saved and used,
+    and the scrollback of the last terminal session, so it can be read back after the end."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workspace"
+    )
+    # Size of the saved tar; 0 with saved_at unset: nothing saved yet (or reset).
+    bytes = models.BigIntegerField(default=0)
+    saved_at = models.DateTimeField(null=True, blank=True)
+    # The last open, input or save: the keeping time (SANDBOX_WORKSPACE_DAYS) counts from here.
+    last_used_at = models.DateTimeField(db_index=True)
+    # The playground whose /work was saved last, and that session's scrollback.
+    playground = models.ForeignKey(Playground, on_delete=models.SET_NULL, null=True, blank=True)
+    scrollback = models.TextField(blank=True)
+    # A plain sentence for the student when the last save failed (the previous tar is kept).
+    message = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"workspace of {self.owner_id} ({self.bytes} bytes)"
+
+
 class Build(models.Model):
     """A student's image build: the Dockerfile, each step (built or cached, and how long), the
     resulting image, and the version tag the student gave it."""
