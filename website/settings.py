@@ -189,8 +189,8 @@ SANDBOX_POOL_SIZE = envint("SANDBOX_POOL_SIZE", 2)
 # Terminals (playgrounds): how long one lives at most, and how long it may sit unused.
 SANDBOX_PLAYGROUND_SECONDS = envint("SANDBOX_PLAYGROUND_SECONDS", 30 * 60)
 SANDBOX_PLAYGROUND_IDLE_SECONDS = envint("SANDBOX_PLAYGROUND_IDLE_SECONDS", 10 * 60)
-# The largest file a student may upload into their terminal's /work at once (its tmpfs holds
-# 16 MiB in all; sandbox/workspace_files.py).
+# The largest file a student may upload into their terminal's /work at once (/work itself is
+# capped too; sandbox/workspace_files.py).
 SANDBOX_UPLOAD_BYTES = envint("SANDBOX_UPLOAD_BYTES", 8 * 2**20)
 # Image builds: time limit, images kept per student, and how long they are kept.
 SANDBOX_BUILD_SECONDS = envint("SANDBOX_BUILD_SECONDS", 120)

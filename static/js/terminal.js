@@ -92,6 +92,7 @@ function setUp(panel) {
         sendSize();
         for (const queued of pending.splice(0)) socket.send(JSON.stringify(queued));
         if (!readOnly) term.focus();
+        panel.dispatchEvent(new CustomEvent("terminalOpened", { bubbles: true }));
       } else if (message.type === "output") {
         term.write(message.data);
       } else if (message.type === "error") {
