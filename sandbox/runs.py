@@ -420,6 +420,12 @@ async def _mark_running(run: Run, container_id: str) -> None:
     run.container_id = container_id
     await run.asave(update_fields=["container_id", "state", "started_at"])
     await _publish(str(run.id), {"type": "run.status"})
+    # Beside the output, not before it: the hooks (dashboards told) wait for the database's
+    # thread, which a class pressing at once keeps busy, and the first line need not wait.
+    _spawn(_run_start_hooks(run))
+
+
+async def _run_start_hooks(run: Run) -> None:
     try:
         await database_sync_to_async(hooks.run_started)(run)
     except Exception:
