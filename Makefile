@@ -43,7 +43,8 @@ bench: $(VENV)/.dev-installed
 	$(PY) manage.py build_lab_images --if-missing
 	$(PY) -m tools.bench
 
-# Many students at once (50, 100, 200), single process against scaled out (README, "Load").
+# A class pressing at once (30, 100, 200; BENCH_LEVELS), cold and warmed, against the raw engine,
+# single process and scaled out (README, "Load").
 bench-load: $(VENV)/.dev-installed
 	$(PY) manage.py build_lab_images --if-missing
 	eval "$$(bash scripts/scale-out-services.sh)" && $(PY) -m tools.bench_load
