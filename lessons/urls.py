@@ -20,7 +20,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
 ]
 
-from lessons import build_views, class_views, lab_views, warm_views  # noqa: E402
+from lessons import build_views, class_views, lab_views, warm_views, workspace_views  # noqa: E402
 
 LAB = "lessons/<slug:slug>/labs/<slug:lab_id>/"
 urlpatterns += [
@@ -63,6 +63,11 @@ urlpatterns += [
         name="class_add_instructor",
     ),
     path("classes/<int:pk>/export.csv", class_views.class_export, name="class_export"),
+    path(
+        "classes/<int:pk>/students/<int:student_id>/workspace/reset/",
+        workspace_views.class_workspace_reset,
+        name="class_workspace_reset",
+    ),
     path("classes/<int:pk>/warm/", warm_views.class_warm_panel, name="class_warm_panel"),
     path("classes/<int:pk>/warm/start/", warm_views.class_warm_start, name="class_warm_start"),
 ]

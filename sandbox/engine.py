@@ -32,16 +32,28 @@ from sandbox.errors import EngineError, EngineUnavailable
 SANDBOX_LABEL = "baeum.sandbox"
 RUN_LABEL = "baeum.run"
 WORKDIR = "/work"
+# Files a persistent /work may hold (its tmpfs's inodes); a saved tar of it is at most its bytes
+# plus a 512-byte header and up to 511 bytes of padding per file (see workspaces.archive_limit).
+WORKSPACE_INODES = 8192
 
 
-def hardening(memory: str | None = None, network: str | None = None) -> dict:
+def hardening(
+    memory: str | None = None, network: str | None = None, workspace_bytes: int | None = None
+) -> dict:
     """The hardening profile: the one place that decides how a sandbox container is confined.
 
     Every container the project starts is created with exactly these options. `memory` may only
     lower the project's limit for one exercise, never raise it. `network` may only name a run's
     own internal network (see create_run_network); without it there is no network at all.
+    `workspace_bytes` (a terminal's persistent /work, SANDBOX_WORKSPACE_BYTES) sizes the /work
+    tmpfs, and the memory limit grows by exactly as much: tmpfs pages are charged to the
+    container's memory, so a full /work must not leave the shell less than other sandboxes get.
     """
     memory_limit = _smaller_memory(memory, settings.SANDBOX_MEMORY)
+    work = "size=16m,nr_inodes=4096"
+    if workspace_bytes:
+        memory_limit = str(parse_bytes(memory_limit) + workspace_bytes)
+        work = f"size={workspace_bytes},nr_inodes={WORKSPACE_INODES}"
     return {
         **({"network": network} if network else {"network_mode": "none"}),
         "mem_limit": memory_limit,
@@ -61,7 +73,7 @@ def hardening(memory: str | None = None, network: str | None = None) -> dict:
         # tmpfs pages count against the memory limit, so these stay well under it.
         "tmpfs": {
             "/tmp": "rw,nosuid,nodev,size=16m,nr_inodes=4096,mode=1777",
-            WORKDIR: "rw,nosuid,nodev,size=16m,nr_inodes=4096,uid=1000,gid=1000,mode=0755",
+            WORKDIR: f"rw,nosuid,nodev,{work},uid=1000,gid=1000,mode=0755",
         },
         "working_dir": WORKDIR,
         "user": "1000:1000",
@@ -171,6 +183,8 @@ class ContainerSpec:
     # A terminal: stdin open, a TTY, and an environment for an interactive shell.
     tty: bool = False
     environment: tuple[tuple[str, str], ...] = ()
+    # A terminal's persistent /work: the tmpfs's size in bytes (see hardening).
+    workspace_bytes: int | None = None
 
 
 def _labels(run_id: str) -> dict[str, str]:
@@ -200,7 +214,7 @@ def create_container(spec: ContainerSpec) -> str:
             environment=dict(spec.environment),
             mounts=[docker.types.Mount("/data", spec.volume, type="volume")] if spec.volume else [],
             **endpoint,
-            **hardening(spec.memory, spec.network),
+            **hardening(spec.memory, spec.network, spec.workspace_bytes),
         )
         return container.id
 

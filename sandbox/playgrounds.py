@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks, supervisor
+from sandbox import engine, hooks, supervisor, workspaces
 from sandbox.models import Playground
 from sandbox.pipe import OutputPipe
 
@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 SCROLLBACK_CHARS = 64 * 1024
 MAX_INPUT_CHARS = 4096
 FLOOD_BYTES = 16 * 1024
-SHELL = "cd /work; exec sh -i"
+# The shell is not exec'd: when it exits, the container prints EXITED_MARK (an OSC sequence a
+# terminal ignores) and stays up a moment, so the relay can save /work before removing it (a
+# stopped container's tmpfs is gone). The mark only ever ends the student's own terminal.
+EXITED_MARK = "\x1b]777;baeum-shell-exited\x07"
+SHELL = "cd /work; sh -i; printf '\\033]777;baeum-shell-exited\\007'; exec sleep 30"
 ENVIRONMENT = (("TERM", "xterm-256color"), ("PS1", r"student@baeum:\w$ "), ("HOME", "/work"))
 
 
@@ -56,6 +60,9 @@ class LivePlayground:
     # Keystrokes arrive as separate requests; this keeps them in order.
     typing: asyncio.Lock = field(default_factory=asyncio.Lock)
     seq: int = 0  # of the last output frame, so a reattaching tab neither misses nor repeats
+    # Typed in since /work was last saved, and when that was (SANDBOX_WORKSPACE_SAVE_SECONDS).
+    typed: bool = False
+    saved: float = field(default_factory=time.monotonic)
 
     @property
     def id(self) -> str:
@@ -92,6 +99,13 @@ CLOSED_AFTER_RESTART = gettext_lazy(
 )
 READOPTED_NOTE = gettext_lazy(
     "[서버가 다시 시작됐어요. 같은 셸이고 /work의 파일도 그대로예요. Enter를 눌러 주세요.]"
+)
+RESUMED_NOTE = gettext_lazy(
+    "[이어서 열었어요: 새 셸이지만 /work는 지난 세션({saved}에 저장)의 것 그대로예요. "
+    "지난 화면은 ‘지난 세션 기록 보기’에서 볼 수 있어요.]"
+)
+RESET_REASON = gettext_lazy(
+    "작업 공간(/work)을 비웠어요. 터미널 열기를 누르면 빈 /work로 새로 열려요."
 )
 
 
@@ -138,7 +152,12 @@ async def _start(owner_id: int) -> LivePlayground:
         expires_at=timezone.now() + timedelta(seconds=settings.SANDBOX_PLAYGROUND_SECONDS),
     )
     spec = engine.ContainerSpec(
-        "baeum/lab", SHELL, f"pg-{playground.id}", tty=True, environment=ENVIRONMENT
+        "baeum/lab",
+        SHELL,
+        f"pg-{playground.id}",
+        tty=True,
+        environment=ENVIRONMENT,
+        workspace_bytes=workspaces.cap(),
     )
     container_id = await asyncio.to_thread(engine.create_container, spec)
     playground.container_id = container_id
@@ -146,10 +165,18 @@ async def _start(owner_id: int) -> LivePlayground:
     try:
         stream = await asyncio.to_thread(engine.attach, container_id, True, True)
         await asyncio.to_thread(engine.start, container_id)
+        # Before the relay reads anything: the note comes first in the scrollback, and the
+        # student's first keystroke finds /work already back.
+        restored = await workspaces.restore(owner_id, container_id)
     except Exception:
         await asyncio.to_thread(engine.remove, container_id)
         raise
     live = LivePlayground(playground, stream)
+    if restored.saved_at is not None:
+        saved = timezone.localtime(restored.saved_at).strftime("%m월 %d일 %H:%M")
+        live.remember(f"\r\n{str(RESUMED_NOTE).format(saved=saved)}\r\n")
+    if restored.message:
+        live.remember(f"\r\n[{restored.message}]\r\n")
     LIVE[owner_id] = live
     live.relay = asyncio.get_running_loop().create_task(_relay(live))
     _ensure_supervisor()
@@ -239,9 +266,12 @@ async def _relay(live: LivePlayground) -> None:
     threading.Thread(target=pump, daemon=True, name=f"pg-{live.id}").start()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     layer = get_channel_layer()
+    exited = False
     while True:
         data, dropped, eof = await pipe.take(timeout=3600)
         text = decoder.decode(data, final=eof)
+        if EXITED_MARK in text:
+            text, exited, eof = text.split(EXITED_MARK, 1)[0], True, True
         if dropped:  # the oldest bytes of a flood went: say so before what is left
             text = f"\r\n[… {dropped}바이트 생략 …]\r\n" + text
         if text:
@@ -259,9 +289,14 @@ async def _relay(live: LivePlayground) -> None:
         if eof:
             break
     if LIVE.get(live.playground.owner_id) is live:
-        # A stopped container is the shell ending (`exit`); a missing one was taken away.
-        reason = GONE_REASON if await _gone(live.playground) else _("셸이 끝났어요.")
-        await end(live, str(reason))
+        # The mark is the shell ending (`exit`), its container still up to save /work from; a
+        # missing container was taken away.
+        if exited:
+            await end(live, _("셸이 끝났어요."))
+        elif await _gone(live.playground):
+            await end(live, str(GONE_REASON), save=False)
+        else:
+            await end(live, _("셸이 끝났어요."), save=False)
 
 
 async def _gone(playground: Playground) -> bool:
@@ -280,6 +315,7 @@ async def send_input(live: LivePlayground, data: str) -> None:
             _("한 번에 보낼 수 있는 입력은 {n}자까지예요.").format(n=MAX_INPUT_CHARS)
         )
     live.last_seen = time.monotonic()
+    live.typed = True
     async with live.typing:
         await asyncio.to_thread(live.stream.send, data.encode())
 
@@ -292,17 +328,43 @@ async def resize(live: LivePlayground, rows: int, cols: int) -> None:
         log.info("playground %s: resize refused: %s", live.id, error)
 
 
-async def end(live: LivePlayground, reason: str) -> None:
-    """End a playground: tell every tab, remove the container, record why."""
+async def end(live: LivePlayground, reason: str, save: bool = True) -> None:
+    """End a playground: save its /work and scrollback (unless `save` is false: a reset, or a
+    container already gone, whose scrollback alone is kept), tell every tab, remove the
+    container, record why."""
     if LIVE.get(live.playground.owner_id) is live:
         del LIVE[live.playground.owner_id]
     live.stream.close()
+    if save or reason != str(RESET_REASON):
+        await _save(live, with_work=save)
     with suppress(Exception):  # the channel layer (Redis) is away: tabs find out on reconnect
         await get_channel_layer().group_send(
             group_name(live.playground.owner_id),
             {"type": "terminal.ended", "reason": reason, "id": live.id},
         )
     await _close(live.playground, reason)
+
+
+async def _save(live: LivePlayground, with_work: bool = True) -> str:
+    """Save the live playground's /work (and its scrollback) as the owner's workspace."""
+    live.typed, live.saved = False, time.monotonic()
+    playground = live.playground
+    container_id = playground.container_id if with_work else None
+    try:
+        return await workspaces.save(
+            playground.owner_id, container_id, playground.pk, "".join(live.scrollback)
+        )
+    except Exception:  # the database away: the previous tar is kept, the terminal goes on
+        log.exception("playground %s: saving the workspace failed", playground.id)
+        return workspaces.save_failed_message()
+
+
+async def _save_adopted(playground: Playground) -> None:
+    """An adopted playground's /work (its scrollback died with the previous process)."""
+    try:
+        await workspaces.save(playground.owner_id, playground.container_id, playground.pk)
+    except Exception:
+        log.exception("playground %s: saving the workspace failed", playground.id)
 
 
 async def _close(playground: Playground, reason: str) -> None:
@@ -333,7 +395,54 @@ async def end_all() -> None:
         await end(live, _("서버가 터미널을 정리했어요."))
     for owner_id in list(ADOPTED):
         if (adopted := ADOPTED.pop(owner_id, None)) is not None:
+            await _save_adopted(adopted.playground)
             await _close(adopted.playground, _("서버가 터미널을 정리했어요."))
+
+
+async def save_all() -> None:
+    """Save every terminal's /work, leaving them running (a clean shutdown of the supervisor:
+    the next one re-adopts them, or, if they are gone by then, restores from these tars)."""
+    for live in list(LIVE.values()):
+        await _save(live)
+    for adopted in list(ADOPTED.values()):
+        await _save_adopted(adopted.playground)
+
+
+def save_all_blocking() -> None:
+    """save_all for a process whose loop has stopped (the single server's exit, atexit)."""
+    for live in list(LIVE.values()):
+        playground = live.playground
+        try:
+            workspaces.save_blocking(
+                playground.owner_id,
+                playground.container_id,
+                playground.pk,
+                "".join(live.scrollback),
+            )
+        except Exception:
+            log.exception("playground %s: saving the workspace at exit failed", playground.id)
+
+
+async def save_due() -> int:
+    """Save the /work of live playgrounds typed in since their last save, once
+    SANDBOX_WORKSPACE_SAVE_SECONDS have passed since it (a save costs one tar of /work)."""
+    saved = 0
+    for live in list(LIVE.values()):
+        if live.typed and time.monotonic() - live.saved >= settings.SANDBOX_WORKSPACE_SAVE_SECONDS:
+            if message := await _save(live):
+                await _say(live, message)
+            saved += 1
+    return saved
+
+
+async def _say(live: LivePlayground, message: str) -> None:
+    """A line from the server in the student's terminal (and its scrollback)."""
+    text = f"\r\n[{message}]\r\n"
+    live.remember(text)
+    live.seq += 1
+    event = {"type": "terminal.output", "data": text, "seq": live.seq, "id": live.id}
+    with suppress(Exception):
+        await get_channel_layer().group_send(group_name(live.playground.owner_id), event)
 
 
 async def expire_due() -> int:
@@ -358,6 +467,7 @@ async def expire_due() -> int:
         else:
             continue
         if ADOPTED.pop(owner_id, None) is adopted:
+            await _save_adopted(adopted.playground)
             await _close(adopted.playground, reason)
             ended += 1
     return ended
@@ -375,9 +485,10 @@ def _ensure_supervisor() -> None:
 
 async def _supervise() -> None:
     while LIVE or ADOPTED:
-        await asyncio.sleep(5)
+        await asyncio.sleep(min(5, settings.SANDBOX_WORKSPACE_SAVE_SECONDS))
         try:
             await expire_due()
+            await save_due()
         except Exception:
             log.exception("playground supervisor")
 
@@ -487,3 +598,15 @@ async def _check_request(owner_id: int, command: str, timeout: int) -> dict | No
         return asdict(await run_in(owner_id, command, timeout))
     except NoPlayground:
         return None
+
+
+@supervisor.handler("workspace.reset")
+async def _reset_request(owner_id: int) -> None:
+    """Empty the owner's workspace: a live terminal ends without saving, the tar goes."""
+    lock = _OPENING.setdefault(owner_id, asyncio.Lock())
+    async with lock:
+        if (live := LIVE.get(owner_id)) is not None:
+            await end(live, str(RESET_REASON), save=False)
+        if (adopted := ADOPTED.pop(owner_id, None)) is not None:
+            await _close(adopted.playground, RESET_REASON)
+        await workspaces.delete(owner_id)

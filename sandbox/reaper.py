@@ -11,7 +11,7 @@ from contextlib import suppress
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from sandbox import builds, engine, hosts, orchestra, playgrounds, pool, runlog, runs
+from sandbox import builds, engine, hosts, orchestra, playgrounds, pool, runlog, runs, workspaces
 from sandbox.models import Run
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ async def tell_abandoned(run_ids: list[str]) -> None:
 
 def reap_everywhere(grace_seconds: float) -> None:
     """One round on every engine: orphaned containers, networks, services, old builds and labs,
-    unused volumes. An engine that does not answer is tried again next round."""
+    unused volumes; then, once, the saved workspaces past SANDBOX_WORKSPACE_DAYS. An engine that
+    does not answer is tried again next round."""
     for endpoint in hosts.reaped_engines():
         try:
             with engine.use(endpoint):
@@ -127,6 +128,10 @@ def reap_everywhere(grace_seconds: float) -> None:
                 engine.remove_volumes()  # unused ones only: in-use volumes refuse removal
         except (engine.EngineUnavailable, engine.EngineError) as error:
             log.warning("reaper: engine %r unavailable (%s); will try again", endpoint, error)
+    try:
+        workspaces.expire(in_use=set(playgrounds.LIVE) | set(playgrounds.ADOPTED))
+    except Exception:  # the database away: the next round tries again
+        log.exception("reaper: expiring workspaces failed")
 
 
 def _reap_forever(interval: float, stop: threading.Event) -> None:

@@ -1,3 +1,4 @@
+import atexit
 import os
 import sys
 
@@ -12,7 +13,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from lessons.catalogue import catalogue  # noqa: E402
-from sandbox import deployment, engine, images  # noqa: E402
+from sandbox import deployment, engine, images, playgrounds  # noqa: E402
 from sandbox.reaper import (  # noqa: E402
     abandon_unfollowed_runs,
     reap_everywhere,
@@ -49,5 +50,8 @@ if settings.SANDBOX_SUPERVISOR == "inside":
         hint = images.no_engine_hint("강의는 열리지만 실행·터미널·빌드는 엔진이 뜰 때까지 안 돼요.")
         sys.stderr.write(f"{hint}\n")
     start_background_reaper(settings.SANDBOX_REAP_SECONDS)
+    # A clean stop (SIGTERM, Ctrl+C) saves every terminal's /work; the terminals themselves stay
+    # up for the next start to re-adopt.
+    atexit.register(playgrounds.save_all_blocking)
 # Read the lessons now, not on the first student's request (about half a second).
 catalogue()

@@ -192,6 +192,16 @@ SANDBOX_PLAYGROUND_IDLE_SECONDS = envint("SANDBOX_PLAYGROUND_IDLE_SECONDS", 10 *
 # The largest file a student may upload into their terminal's /work at once (/work itself is
 # capped too; sandbox/workspace_files.py).
 SANDBOX_UPLOAD_BYTES = envint("SANDBOX_UPLOAD_BYTES", 8 * 2**20)
+# A student's persistent /work (sandbox/workspaces.py): its cap (the terminal's /work tmpfs is
+# this size, and the terminal's memory limit grows by as much, since tmpfs pages count against
+# it), how long a saved one is kept after its last use, how often a live one is saved when typed
+# in, and where the saved tars go (one folder per deployment: one never touches another's).
+SANDBOX_WORKSPACE_BYTES = envint("SANDBOX_WORKSPACE_BYTES", 64 * 2**20)
+SANDBOX_WORKSPACE_DAYS = envint("SANDBOX_WORKSPACE_DAYS", 14)
+SANDBOX_WORKSPACE_SAVE_SECONDS = envint("SANDBOX_WORKSPACE_SAVE_SECONDS", 60)
+SANDBOX_WORKSPACE_DIR = Path(
+    os.environ.get("SANDBOX_WORKSPACE_DIR") or BASE_DIR / "var" / "workspaces" / SANDBOX_NAMESPACE
+)
 # Image builds: time limit, images kept per student, and how long they are kept.
 SANDBOX_BUILD_SECONDS = envint("SANDBOX_BUILD_SECONDS", 120)
 SANDBOX_BUILD_IMAGES = envint("SANDBOX_BUILD_IMAGES", 5)

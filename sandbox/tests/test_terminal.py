@@ -166,7 +166,8 @@ async def test_a_fork_bomb_a_memory_hog_a_full_home_and_a_flood_stay_inside(alic
     await victim.type("awk 'BEGIN{s=\"x\"; while(1){s=s s}}'; echo hog-$((2+1))-done\r")
     await victim.wait_for("hog-3-done", timeout=30)
     await victim.type(
-        "dd if=/dev/zero of=/work/fill bs=1M count=64 2>&1 | tail -1; df -h /work | tail -1; echo fill-$((2+2))-done\r"
+        # 15 MiB a file (the fsize limit is 16 MiB), until /work is full at its cap.
+        "for i in 1 2 3 4 5; do dd if=/dev/zero of=/work/fill$i bs=1M count=15 2>&1 | tail -1; done; df -h /work | tail -1; echo fill-$((2+2))-done\r"
     )
     await victim.wait_for("fill-4-done", timeout=30)
     assert "100% /work" in victim.text  # the home is full at its cap, nothing past it

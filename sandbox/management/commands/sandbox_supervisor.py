@@ -5,7 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import deployment, pool, runqueue, supervisor, warmup
+from sandbox import deployment, playgrounds, pool, runqueue, supervisor, warmup
 from sandbox.reaper import (
     abandon_unfollowed_runs,
     reap_everywhere,
@@ -62,5 +62,8 @@ class Command(BaseCommand):
         finally:
             reaper.set()
             await asyncio.gather(ticks, return_exceptions=True)
+            # Terminals stay up for the next supervisor to re-adopt; their /work is saved now,
+            # should they be gone by then.
+            await playgrounds.save_all()
             await warmup.end_all()
             await pool.drain_all()
