@@ -42,6 +42,12 @@ http {{
   uwsgi_temp_path {folder}/nginx-uwsgi;
   scgi_temp_path {folder}/nginx-scgi;
   map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+  # Uploads into a terminal's /work: SANDBOX_UPLOAD_BYTES and the form around it (nginx's own
+  # default, 1m, would answer a bigger file with its own 413 page, in English). Passed on as it
+  # comes, not buffered to a temporary file, which nginx's unprivileged workers could not write
+  # in the test's folder (a 500 for any body over 16 KiB).
+  client_max_body_size {body};
+  proxy_request_buffering off;
   upstream baeum {{
     # A worker that stops answering is skipped at once; its sockets reconnect to the other.
 {servers}
@@ -193,7 +199,10 @@ class Cluster:
             f"    server 127.0.0.1:{port} max_fails=0;" for port in self.worker_ports
         )
         conf = self.folder / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(folder=self.folder, servers=servers, port=self.port))
+        body = int(os.environ.get("SANDBOX_UPLOAD_BYTES", 8 * 2**20)) + 2**20
+        conf.write_text(
+            NGINX_CONF.format(folder=self.folder, servers=servers, port=self.port, body=body)
+        )
         process = self._spawn("nginx", [nginx, "-c", str(conf), "-g", "daemon off;"])
         wait_for_port(self.port, process, self.folder / "nginx.log")
 
