@@ -189,3 +189,36 @@ class Build(models.Model):
     @property
     def cached_steps(self) -> int:
         return sum(1 for step in self.steps if step.get("cached"))
+
+
+class TerminalExtension(models.Model):
+    """One 연장 of a terminal's life: by the student (counted against their daily cap,
+    SANDBOX_PLAYGROUND_EXTENSIONS_PER_DAY) or by an instructor for the whole class (not counted)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="terminal_extensions"
+    )
+    playground = models.ForeignKey(Playground, on_delete=models.CASCADE, related_name="extensions")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    counted = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()  # the new end
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "created_at"])]
+
+
+class TerminalPreferences(models.Model):
+    """How a student likes their terminal: kept on the server, so it follows them to another
+    computer."""
+
+    FONT_SIZES = (12, 14, 16, 18, 20, 24, 28)
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="terminal_preferences"
+    )
+    font_size = models.PositiveSmallIntegerField(default=14)
+    high_contrast = models.BooleanField(default=False)
+    screen_reader = models.BooleanField(default=True)

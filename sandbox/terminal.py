@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
-from sandbox import engine, playgrounds
+from sandbox import engine, playgrounds, terminal_time
 from sandbox.hooks import may_watch
 from sandbox.models import Playground
 
@@ -58,12 +58,15 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def _hello(self, view: dict) -> None:
         self.seq, self.playground_id = view["seq"], view["id"]
+        # 연장s the student has left today (terminal_time); none for a watcher.
+        left = 0 if self.read_only else await terminal_time.left_today(self.owner_id)
         await self._send_json(
             {
                 "type": "hello",
                 "expires_at": view["expires_at"],
                 "read_only": self.read_only,
                 "scrollback": view["scrollback"],
+                "extensions_left": left,
             }
         )
 
@@ -101,6 +104,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 except (KeyError, TypeError, ValueError):
                     return
                 await playgrounds.request_resize(self.owner_id, rows, cols)
+            elif message.get("type") == "extend":
+                answer = await terminal_time.request_extend(self.owner_id)
+                if not answer["ok"]:  # a success reaches every tab as `terminal.extended`
+                    await self._send_json({"type": "extend_refused", "message": answer["message"]})
         except playgrounds.TooMuchInput as error:
             await self._send_json({"type": "error", "message": str(error)})
         except engine.EngineUnavailable:
@@ -138,6 +145,19 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await self._send_json({"type": "ended", "reason": event["reason"]})
         await self._stop_listening()
         await self.close(code=ENDED)
+
+    async def terminal_extended(self, event: dict) -> None:
+        if self._another_playground(event):
+            return
+        await self._send_json(
+            {
+                "type": "extended",
+                "expires_at": event["expires_at"],
+                "until": event["until"],
+                "by_class": event["by_class"],
+                "extensions_left": None if self.read_only else event["left_today"],
+            }
+        )
 
     async def _send_json(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload, ensure_ascii=False))

@@ -189,6 +189,9 @@ SANDBOX_POOL_SIZE = envint("SANDBOX_POOL_SIZE", 2)
 # Terminals (playgrounds): how long one lives at most, and how long it may sit unused.
 SANDBOX_PLAYGROUND_SECONDS = envint("SANDBOX_PLAYGROUND_SECONDS", 30 * 60)
 SANDBOX_PLAYGROUND_IDLE_SECONDS = envint("SANDBOX_PLAYGROUND_IDLE_SECONDS", 10 * 60)
+# 연장: a student may add the lifetime again this many times a day (a class extension by the
+# instructor is not counted); 4 × 30 min on top of the first 30 is a long class day.
+SANDBOX_PLAYGROUND_EXTENSIONS_PER_DAY = envint("SANDBOX_PLAYGROUND_EXTENSIONS_PER_DAY", 4)
 # The largest file a student may upload into their terminal's /work at once (/work itself is
 # capped too; sandbox/workspace_files.py).
 SANDBOX_UPLOAD_BYTES = envint("SANDBOX_UPLOAD_BYTES", 8 * 2**20)
