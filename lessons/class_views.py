@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -84,7 +85,9 @@ def class_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         template += "#matrix"
     join_url = request.build_absolute_uri(f"/classes/join/?code={classroom.join_code}")
-    return render(request, template, {"board": board, "sort": sort, "join_url": join_url})
+    context = {"board": board, "sort": sort, "join_url": join_url}
+    context["lifetime_minutes"] = settings.SANDBOX_PLAYGROUND_SECONDS // 60  # 연장 (class_extend)
+    return render(request, template, context)
 
 
 @login_required

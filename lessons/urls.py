@@ -20,7 +20,14 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
 ]
 
-from lessons import build_views, class_views, lab_views, warm_views, workspace_views  # noqa: E402
+from lessons import (  # noqa: E402
+    build_views,
+    class_extend_views,
+    class_views,
+    lab_views,
+    warm_views,
+    workspace_views,
+)
 
 LAB = "lessons/<slug:slug>/labs/<slug:lab_id>/"
 urlpatterns += [
@@ -67,6 +74,11 @@ urlpatterns += [
         "classes/<int:pk>/students/<int:student_id>/workspace/reset/",
         workspace_views.class_workspace_reset,
         name="class_workspace_reset",
+    ),
+    path(
+        "classes/<int:pk>/terminals/extend/",
+        class_extend_views.class_terminals_extend,
+        name="class_terminals_extend",
     ),
     path("classes/<int:pk>/warm/", warm_views.class_warm_panel, name="class_warm_panel"),
     path("classes/<int:pk>/warm/start/", warm_views.class_warm_start, name="class_warm_start"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sandbox import views, workspace_views
+from sandbox import comfort_views, views, workspace_views
 
 urlpatterns = [
     path("runs/<uuid:run_id>/stop/", views.run_stop, name="run_stop"),
@@ -10,6 +10,11 @@ urlpatterns = [
     path("terminal/workspace/", workspace_views.workspace_keep, name="workspace_keep"),
     path("terminal/workspace/reset/", workspace_views.workspace_reset, name="workspace_reset"),
     path("terminal/last-session/", workspace_views.last_session, name="last_session"),
+    path(
+        "terminal/preferences/",
+        comfort_views.terminal_preferences,
+        name="terminal_preferences",
+    ),
     path("terminal/files/", views.workspace_list, name="workspace_list"),
     path("terminal/files/upload/", views.workspace_upload, name="workspace_upload"),
     path("terminal/files/download/", views.workspace_download, name="workspace_download"),

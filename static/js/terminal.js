@@ -73,6 +73,8 @@ function setUp(panel) {
       if (!readOnly) term.onData((data) => send({ type: "input", data }));
       attachToTerminal(term, screen, say);
       new ResizeObserver(() => sendSize()).observe(screen);
+      // The toolbar (terminal_comfort.js) sets the font, theme and screen-reader mode.
+      panel.dispatchEvent(new CustomEvent("terminalCreated", { detail: { term, send, sendSize } }));
     }
     if (socket && socket.readyState <= WebSocket.OPEN) return;
     say("터미널 컨테이너를 준비하고 있어요…");
@@ -82,6 +84,7 @@ function setUp(panel) {
     ready = false;
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
+      panel.dispatchEvent(new CustomEvent("terminalMessage", { detail: message }));
       if (message.type === "hello") {
         ready = true;
         term.reset();
@@ -93,6 +96,9 @@ function setUp(panel) {
         for (const queued of pending.splice(0)) socket.send(JSON.stringify(queued));
         if (!readOnly) term.focus();
         panel.dispatchEvent(new CustomEvent("terminalOpened", { bubbles: true }));
+      } else if (message.type === "extended") {
+        startCountdown(message.expires_at);
+        timeLeft.classList.remove("terminal-time--warn");
       } else if (message.type === "output") {
         term.write(message.data);
       } else if (message.type === "error") {
