@@ -194,6 +194,10 @@ def _refusal(problem: str) -> Refused:
         return Refused(_("/work에 그런 파일이 없어요."), 404)
     if problem == "not-a-file":
         return Refused(_("폴더는 하나씩 받을 수 없어요. /work 전체 받기를 눌러 주세요."), 400)
+    if problem == "folder-there":
+        return Refused(
+            _("/work에 같은 이름의 폴더가 있어서 올리지 못했어요. 이름을 바꿔서 올려 주세요."), 409
+        )
     if problem == "download-too-big":
         return Refused(_("받을 내용이 너무 커요."), 413)
     return Refused(
@@ -292,6 +296,8 @@ async def _put(
         await asyncio.to_thread(engine.exec_in, container_id, f"rm -f -- {_quoted(member)}", 5)
     if "No space left" in said or not await _room_for(container_id, 0):
         return "full"
+    if "Is a directory" in said:
+        return "folder-there"
     log.warning("upload into the terminal of %s: tar said %r", owner_id, said[:300])
     return "failed"
 

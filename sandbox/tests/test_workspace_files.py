@@ -154,9 +154,20 @@ async def test_a_path_in_the_browsers_file_name_never_leaves_work(alice, cleanup
     client = await signed_in(alice)
     response = await upload(client, b"x\n", "../../etc/escape")
     assert response.status_code == 200
-    assert (await in_terminal(container, "ls -A /work; ls /etc/escape")).output.startswith(
-        "escape\n"
+    assert (await in_terminal(container, "ls -A /work")).output == "escape\n"
+    assert (await in_terminal(container, "test -e /etc/escape")).exit_code == 1
+
+
+async def test_a_folder_of_the_same_name_is_said_not_replaced(alice, cleanup):
+    container = await terminal_of(alice)
+    client = await signed_in(alice)
+    await in_terminal(container, "mkdir /work/notes && touch /work/notes/keep")
+    response = await upload(client, b"x\n", "notes")
+    assert response.status_code == 409
+    assert text(response) == (
+        "/work에 같은 이름의 폴더가 있어서 올리지 못했어요. 이름을 바꿔서 올려 주세요."
     )
+    assert (await in_terminal(container, "ls /work/notes")).output == "keep\n"
 
 
 async def test_folders_and_links_out_of_work_are_not_downloaded(alice, cleanup):
@@ -176,24 +187,30 @@ async def test_folders_and_links_out_of_work_are_not_downloaded(alice, cleanup):
 async def test_a_full_work_is_said_plainly(alice, cleanup):
     container = await terminal_of(alice)
     client = await signed_in(alice)
-    await in_terminal(container, "head -c 15728640 /dev/zero > /work/filler")
+    # Filled to the last block, 15 MiB a file (the fsize limit is 16 MiB), whatever its size.
+    fill = "i=0; while head -c 15728640 /dev/zero > /work/filler$i; do i=$((i+1)); done"
+    await in_terminal(container, f"{fill} 2>/dev/null")
     response = await upload(client, os.urandom(2 * 2**20), "more.bin")
     assert response.status_code == 507
     assert text(response).startswith("작업 폴더가 가득 찼어요")
     assert "tar" not in text(response) and "No space" not in text(response)
-    # Nothing half-written is left, and a file that fits still goes in.
-    seen = await in_terminal(container, "ls -A /work")
-    assert seen.output == "filler\n"
+    # Nothing half-written is left, and once there is room a file goes in again.
+    assert "more.bin" not in (await in_terminal(container, "ls -A /work")).output
+    await in_terminal(container, "rm /work/filler0")
     assert (await upload(client, b"small\n", "small.txt")).status_code == 200
-    # Past the check, tar itself finds no room (a file that fits the free blocks but not
-    # with its own): still the same words, nothing half-written.
-    free = await in_terminal(container, "stat -f -c '%a %S' /work")
-    blocks, size = map(int, free.output.split())
-    response = await upload(client, os.urandom(blocks * size - 600), "edge.bin")
-    assert response.status_code in (200, 507), text(response)
-    if response.status_code == 507:
-        assert text(response).startswith("작업 폴더가 가득 찼어요")
-        assert "edge.bin" not in (await in_terminal(container, "ls -A /work")).output
+    # Two uploads at once that fit the room left one at a time, not together: one goes in, the
+    # other is told /work is full (found by the check before tar, or by tar itself if both
+    # passed the check), and no half-written file is left.
+    await in_terminal(container, "rm /work/small.txt")
+    first, second = os.urandom(7_900_000), os.urandom(7_900_000)  # 15.07 MiB in 15
+    answers = await asyncio.gather(
+        upload(await signed_in(alice), first, "first.bin"),
+        upload(await signed_in(alice), second, "second.bin"),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 507], [text(a) for a in answers]
+    kept = "first.bin" if answers[0].status_code == 200 else "second.bin"
+    listed = (await in_terminal(container, "ls -A /work")).output.split()
+    assert kept in listed and ({"first.bin", "second.bin"} - {kept}).isdisjoint(listed)
 
 
 async def test_with_no_terminal_open_the_student_is_told_to_open_it(alice, cleanup):
