@@ -58,8 +58,9 @@ function setUp(panel, tools) {
 
   function apply() {
     sizeLabel.textContent = `${prefs.font_size}px`;
-    smaller.disabled = prefs.font_size <= sizes[0];
-    larger.disabled = prefs.font_size >= sizes[sizes.length - 1];
+    // aria-disabled, not disabled: a disabled button would drop the keyboard focus at the end.
+    smaller.setAttribute("aria-disabled", String(prefs.font_size <= sizes[0]));
+    larger.setAttribute("aria-disabled", String(prefs.font_size >= sizes[sizes.length - 1]));
     contrast.setAttribute("aria-pressed", String(prefs.high_contrast));
     reader.setAttribute("aria-pressed", String(prefs.screen_reader));
     panel.classList.toggle("terminal-panel--contrast", prefs.high_contrast);
@@ -103,6 +104,10 @@ function setUp(panel, tools) {
   function step(direction) {
     const index = sizes.indexOf(prefs.font_size);
     const next = sizes[Math.max(0, Math.min(sizes.length - 1, (index < 0 ? 1 : index) + direction))];
+    if (next === prefs.font_size) {
+      tell(direction > 0 ? "가장 큰 글자예요." : "가장 작은 글자예요.");
+      return;
+    }
     prefs.font_size = next;
     save();
     tell(`글자 크기 ${next}px`);
