@@ -461,11 +461,13 @@ async def _together(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadlin
         for container_id, _stream in prepared:
             await asyncio.to_thread(engine.start, container_id)
     began = time.monotonic()
-    await _mark_running(run, prepared[main][0])
+    # The relays first: the first line goes out while the run's new state is being saved (the
+    # database's one thread is busy when a class presses at once).
     relays = [
         asyncio.create_task(_relay(live, index, stream, deadline))
         for index, (_, stream) in enumerate(prepared)
     ]
+    await _mark_running(run, prepared[main][0])
     finished = await relays[main]
     live.panes[main].seconds = time.monotonic() - began
     # The main part is done: stop the others (stream first, then the container).
