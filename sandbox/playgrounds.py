@@ -173,7 +173,8 @@ async def _start(owner_id: int) -> LivePlayground:
         raise
     live = LivePlayground(playground, stream)
     if restored.saved_at is not None:
-        saved = timezone.localtime(restored.saved_at).strftime("%m월 %d일 %H:%M")
+        at = timezone.localtime(restored.saved_at)
+        saved = f"{at.month}월 {at.day}일 {at:%H:%M}"
         live.remember(f"\r\n{str(RESUMED_NOTE).format(saved=saved)}\r\n")
     if restored.message:
         live.remember(f"\r\n[{restored.message}]\r\n")

@@ -219,8 +219,12 @@ async def test_the_instructor_resets_a_student_of_their_class_only(
     await write_and_exit(bob, "echo mine > /work/m")
     url = f"/classes/{classroom.pk}/students/{{}}/workspace/reset/"
     # Not their class, not their student, not an instructor, not confirmed: nothing is deleted.
-    assert (await (await _client(other)).post(url.format(alice.pk), {"confirm": "yes"})).status_code == 403
-    assert (await (await _client(bob)).post(url.format(alice.pk), {"confirm": "yes"})).status_code == 403
+    assert (
+        await (await _client(other)).post(url.format(alice.pk), {"confirm": "yes"})
+    ).status_code == 403
+    assert (
+        await (await _client(bob)).post(url.format(alice.pk), {"confirm": "yes"})
+    ).status_code == 403
     mine = await _client(teacher)
     assert (await mine.post(url.format(bob.pk), {"confirm": "yes"})).status_code == 404
     assert (await mine.post(url.format(alice.pk))).status_code == 302
@@ -247,7 +251,9 @@ async def test_another_student_never_reaches_my_workspace(alice, bob, cleanup):
     await screen.close()
     # Anonymous: refused.
     anonymous = AsyncClient()
-    assert (await anonymous.post("/terminal/workspace/reset/", {"confirm": "yes"})).status_code == 403
+    assert (
+        await anonymous.post("/terminal/workspace/reset/", {"confirm": "yes"})
+    ).status_code == 403
     assert (await anonymous.get("/terminal/last-session/")).status_code == 302
     # Alice reads her own last session.
     page = await (await _client(alice)).get("/terminal/last-session/")
