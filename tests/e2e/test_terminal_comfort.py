@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import serious_accessibility_violations, sign_up
+from tests.e2e.conftest import serious_accessibility_violations, sign_in, sign_up
+from tests.e2e.test_dashboard import new_class
 from tests.e2e.test_terminal import wait_for_screen
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
@@ -112,3 +113,34 @@ def test_extend_font_contrast_and_leaving_by_keyboard(browser, live_server_url):
         assert serious_accessibility_violations(page) == []
     finally:
         context.close()
+
+
+def test_the_instructor_extends_the_class_and_the_students_tab_says_so(browser, site_server):
+    base = site_server.url
+    pk, code = new_class(site_server, "extendprof", "도커 연장반")
+    student = browser.new_context(locale="ko-KR")
+    teacher = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 1000})
+    try:
+        page = student.new_page()
+        sign_up(page, base, "yuna", LESSON, code)
+        open_terminal(page)
+        dashboard = teacher.new_page()
+        sign_in(dashboard, base, "extendprof", "prof-passphrase-42")
+        dashboard.goto(f"{base}/classes/{pk}/")
+        button = dashboard.get_by_role("button", name="모든 학생 터미널 30분 연장")
+        button.focus()
+        dashboard.keyboard.press("Enter")
+        dashboard.locator("#terminals-extend-status", has_text="터미널 1개를 연장했어요").wait_for()
+        page.locator("[data-terminal-announce]").filter(
+            has_text=re.compile(r"선생님이 터미널을 \d\d:\d\d까지 연장했어요")
+        ).wait_for()
+        # Not the student's own: the day's four are all still there.
+        assert page.locator("[data-terminal-extend-left]").inner_text() == "오늘 4번 남음"
+        assert page.locator("[data-terminal-time]").inner_text().startswith("남은 시간 59:")
+        dashboard.locator("#terminals-extend").screenshot(
+            path="test-artifacts/dashboard-extend.png"
+        )
+        assert serious_accessibility_violations(dashboard) == []
+    finally:
+        student.close()
+        teacher.close()
