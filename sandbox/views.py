@@ -147,7 +147,7 @@ async def workspace_list(request: HttpRequest) -> HttpResponse:
         context["message"] = _signed_out().message
     else:
         try:
-            context["files"] = await workspace_files.list_files(user.pk)
+            context["files"], context["saved"] = await workspace_files.list_files(user.pk)
         except workspace_files.Refused as refusal:
             context["message"] = refusal.message
         except (engine.EngineError, engine.EngineUnavailable) as error:

@@ -17,6 +17,7 @@ from the signed-in user, never from a URL.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import logging
 import shlex
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from sandbox import engine, playgrounds, supervisor
+from sandbox import engine, playgrounds, supervisor, workspaces
 
 log = logging.getLogger(__name__)
 
@@ -158,11 +159,13 @@ async def download_archive(owner_id: int) -> bytes:
     return await _fetch(owner_id, "archive", "")
 
 
-async def list_files(owner_id: int) -> list[WorkFile]:
+async def list_files(owner_id: int) -> tuple[list[WorkFile], bool]:
+    """The files at the top of the owner's /work, and whether they come from its saved copy
+    (no terminal open)."""
     found = await supervisor.ask("workspace.list", owner_id=owner_id)
     if isinstance(found, str):
         raise _refusal(found)
-    return [WorkFile(name, size) for name, size in found]
+    return [WorkFile(name, size) for name, size in found["files"]], found["saved"]
 
 
 async def _fetch(owner_id: int, what: str, name: str) -> bytes:
@@ -342,7 +345,11 @@ async def _get(owner_id: int, what: str, file_name: str) -> str | dict:
     _forget_stale()
     container_id = _container_of(owner_id)
     if container_id is None:
-        return "no-terminal"
+        # No terminal open: its last saved /work, if there is one (sandbox/workspaces.py).
+        saved = await asyncio.to_thread(_from_saved, owner_id, what, file_name)
+        if isinstance(saved, str):
+            return saved
+        return _handed_out(owner_id, saved)
     try:
         if what == "file":
             path = await _resolve(container_id, check_name(file_name))
@@ -359,10 +366,68 @@ async def _get(owner_id: int, what: str, file_name: str) -> str | dict:
     except engine.EngineError as error:
         log.info("download from the terminal of %s failed: %s", owner_id, error)
         return "no-terminal" if not await _runs(container_id) else "failed"
+    return _handed_out(owner_id, data)
+
+
+def _handed_out(owner_id: int, data: bytes) -> dict:
     token = uuid.uuid4().hex
     if len(data) > CHUNK_BYTES:
         _DOWNLOADS[token] = (owner_id, data, time.monotonic())
     return {"token": token, "size": len(data), "data": data[:CHUNK_BYTES]}
+
+
+def _saved_files(owner_id: int) -> tarfile.TarFile | None:
+    try:
+        return tarfile.open(workspaces.tar_path(owner_id))
+    except FileNotFoundError:
+        return None
+
+
+def _from_saved(owner_id: int, what: str, file_name: str) -> bytes | str:
+    """Blocking: a download from the owner's saved /work (its tar on the supervisor's disk),
+    read here, never extracted: one regular file's bytes, or the whole tar gzipped."""
+    try:
+        if what != "file":
+            return gzip.compress(workspaces.tar_path(owner_id).read_bytes(), compresslevel=6)
+        name = check_name(file_name)
+        saved = _saved_files(owner_id)
+        if saved is None:
+            return "no-terminal"
+        with saved:
+            for member in saved:
+                if member.name.removeprefix("./") == name:
+                    if member.issym() or member.islnk():
+                        return "missing"
+                    if not member.isreg():
+                        return "not-a-file"
+                    found = saved.extractfile(member)
+                    return found.read() if found is not None else "failed"
+        return "missing"
+    except FileNotFoundError:
+        return "no-terminal"
+    except Refused:
+        return "failed"
+    except (tarfile.TarError, OSError) as error:
+        log.warning("saved /work of %s unreadable: %s", owner_id, error)
+        return "failed"
+
+
+def _list_saved(owner_id: int) -> str | dict:
+    """Blocking: the top-level regular files of the owner's saved /work."""
+    try:
+        saved = _saved_files(owner_id)
+        if saved is None:
+            return "no-terminal"
+        with saved:
+            files = [
+                (member.name.removeprefix("./"), member.size)
+                for member in saved
+                if member.isreg() and "/" not in member.name.removeprefix("./")
+            ]
+    except (tarfile.TarError, OSError) as error:
+        log.warning("saved /work of %s unreadable: %s", owner_id, error)
+        return "failed"
+    return {"files": sorted(files)[:LISTED_FILES], "saved": True}
 
 
 async def _resolve(container_id: str, name: str) -> str:
@@ -386,10 +451,10 @@ async def _piece(owner_id: int, token: str, offset: int) -> bytes:
 
 
 @supervisor.handler("workspace.list")
-async def _list(owner_id: int) -> str | list[tuple[str, int]]:
+async def _list(owner_id: int) -> str | dict:
     container_id = _container_of(owner_id)
     if container_id is None:
-        return "no-terminal"
+        return await asyncio.to_thread(_list_saved, owner_id)
     try:
         result = await asyncio.to_thread(engine.exec_in, container_id, _LIST, 5)
     except engine.EngineError:
@@ -399,7 +464,7 @@ async def _list(owner_id: int) -> str | list[tuple[str, int]]:
         size, tab, name = entry.partition("\t")
         if tab and size.isdigit():
             files.append((name, int(size)))
-    return sorted(files)[:LISTED_FILES]
+    return {"files": sorted(files)[:LISTED_FILES], "saved": False}
 
 
 def uploaded_message(name: str) -> str:

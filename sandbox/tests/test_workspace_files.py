@@ -25,7 +25,10 @@ LIST = reverse("workspace_list")
 
 
 @pytest.fixture
-async def cleanup():
+async def cleanup(settings, tmp_path):
+    # Saved /work tars of this test alone: user ids repeat from one test database to the next,
+    # and the default folder is named after the deployment, not the test run.
+    settings.SANDBOX_WORKSPACE_DIR = tmp_path / "workspaces"
     yield
     await playgrounds.end_all()
 
@@ -223,6 +226,28 @@ async def test_with_no_terminal_open_the_student_is_told_to_open_it(alice, clean
         assert response.status_code == 409
         assert "터미널을 먼저 열어 주세요" in response.content.decode()
     assert "터미널을 먼저 열어 주세요" in text(await client.get(LIST))
+
+
+async def test_with_the_terminal_closed_its_saved_work_can_be_downloaded(alice, cleanup):
+    container = await terminal_of(alice)
+    client = await signed_in(alice)
+    assert (await upload(client, b"kept\n", "kept.txt")).status_code == 200
+    await in_terminal(container, "mkdir /work/dir && ln -s /etc/passwd /work/link")
+    await playgrounds.end_all()  # the terminal ends; its /work is saved (sandbox/workspaces.py)
+
+    response = await client.get(DOWNLOAD, {"name": "kept.txt"})
+    assert response.status_code == 200 and response.content == b"kept\n"
+    assert (await client.get(DOWNLOAD, {"name": "dir"})).status_code == 400
+    assert (await client.get(DOWNLOAD, {"name": "link"})).status_code == 404
+    assert (await client.get(DOWNLOAD, {"name": "gone.txt"})).status_code == 404
+    response = await client.get(ARCHIVE)
+    with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as archive:
+        assert archive.extractfile("./kept.txt").read() == b"kept\n"
+    listed = text(await client.get(LIST))
+    assert "kept.txt" in listed and "마지막으로 저장된 /work" in listed
+    # Uploading still needs the terminal itself.
+    response = await upload(client, b"x\n", "new.txt")
+    assert response.status_code == 409 and "터미널을 먼저 열어 주세요" in text(response)
 
 
 async def test_nobody_else_reaches_my_work(alice, bob, cleanup):
