@@ -10,14 +10,19 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
 
 from lessons.warm_views import _taught_with_students
 from sandbox import terminal_time
 from sandbox.errors import EngineError, EngineUnavailable
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
 @require_POST
-async def class_terminals_extend(request: HttpRequest, pk: int) -> HttpResponse:
+async def class_terminals_extend(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     user = await request.auser()
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
