@@ -433,11 +433,11 @@ def exec_input(container_id: str, argv: list[str], data: bytes, timeout: int = 6
 
 def _exec_exit_code(client: docker.DockerClient, exec_id: str) -> int | None:
     # The stream can end a moment before the engine records the exit: ask again briefly.
-    for _attempt in range(20):
+    for _attempt in range(100):
         found = client.api.exec_inspect(exec_id)
         if not found.get("Running"):
             return found.get("ExitCode")
-        time.sleep(0.05)
+        time.sleep(0.01)
     return None
 
 

@@ -63,6 +63,9 @@ class LivePlayground:
     # Typed in since /work was last saved, and when that was (SANDBOX_WORKSPACE_SAVE_SECONDS).
     typed: bool = False
     saved: float = field(default_factory=time.monotonic)
+    # Set once /work holds what was saved: keystrokes, checks and saves wait for it, so the
+    # open itself does not (the restore runs while the tab draws the first screen).
+    restored: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def id(self) -> str:
@@ -165,23 +168,42 @@ async def _start(owner_id: int) -> LivePlayground:
     try:
         stream = await asyncio.to_thread(engine.attach, container_id, True, True)
         await asyncio.to_thread(engine.start, container_id)
-        # Before the relay reads anything: the note comes first in the scrollback, and the
-        # student's first keystroke finds /work already back.
-        restored = await workspaces.restore(owner_id, container_id)
+        saved = await asyncio.to_thread(workspaces.saved, owner_id)
     except Exception:
         await asyncio.to_thread(engine.remove, container_id)
         raise
     live = LivePlayground(playground, stream)
-    if restored.saved_at is not None:
-        at = timezone.localtime(restored.saved_at)
-        saved = f"{at.month}월 {at.day}일 {at:%H:%M}"
-        live.remember(f"\r\n{str(RESUMED_NOTE).format(saved=saved)}\r\n")
-    if restored.message:
-        live.remember(f"\r\n[{restored.message}]\r\n")
+    # Before the relay reads anything, so the note comes first in the scrollback.
+    if saved.saved_at is not None:
+        at = timezone.localtime(saved.saved_at)
+        when = f"{at.month}월 {at.day}일 {at:%H:%M}"
+        live.remember(f"\r\n{str(RESUMED_NOTE).format(saved=when)}\r\n")
+    if saved.message:
+        live.remember(f"\r\n[{saved.message}]\r\n")
     LIVE[owner_id] = live
-    live.relay = asyncio.get_running_loop().create_task(_relay(live))
+    loop = asyncio.get_running_loop()
+    live.relay = loop.create_task(_relay(live))
+    if saved.saved_at is not None:
+        loop.create_task(_restore(live))
+    else:
+        live.restored.set()
     _ensure_supervisor()
     return live
+
+
+async def _restore(live: LivePlayground) -> None:
+    """The saved /work into the new playground, while its first screen is drawn."""
+    try:
+        message = await workspaces.restore(live.playground.owner_id, live.playground.container_id)
+    except Exception as error:  # the engine away: the tar is kept for the next open
+        log.warning("playground %s: workspace not restored (%s)", live.id, error)
+        message = _(
+            "/work를 되살리지 못했어요. 저장된 /work는 그대로 있어요. 터미널을 다시 열어 주세요."
+        )
+    finally:
+        live.restored.set()
+    if message:
+        await _say(live, message)
 
 
 async def _adopt(adopted: Adopted) -> LivePlayground | None:
@@ -195,6 +217,7 @@ async def _adopt(adopted: Adopted) -> LivePlayground | None:
             log.warning("playground %s: could not reattach (%s)", playground.id, error)
         else:
             live = LivePlayground(playground, stream)
+            live.restored.set()  # the same container: its /work never went
             live.remember(f"\r\n{READOPTED_NOTE}\r\n")
             LIVE[playground.owner_id] = live
             live.relay = asyncio.get_running_loop().create_task(_relay(live))
@@ -318,6 +341,7 @@ async def send_input(live: LivePlayground, data: str) -> None:
     live.last_seen = time.monotonic()
     live.typed = True
     async with live.typing:
+        await live.restored.wait()
         await asyncio.to_thread(live.stream.send, data.encode())
 
 
@@ -348,6 +372,8 @@ async def end(live: LivePlayground, reason: str, save: bool = True) -> None:
 
 async def _save(live: LivePlayground, with_work: bool = True) -> str:
     """Save the live playground's /work (and its scrollback) as the owner's workspace."""
+    if with_work:
+        await live.restored.wait()  # never a half-restored /work over the saved one
     live.typed, live.saved = False, time.monotonic()
     playground = live.playground
     container_id = playground.container_id if with_work else None
@@ -413,6 +439,8 @@ def save_all_blocking() -> None:
     """save_all for a process whose loop has stopped (the single server's exit, atexit)."""
     for live in list(LIVE.values()):
         playground = live.playground
+        if not live.restored.is_set():
+            continue  # still restoring: the saved tar is the newest there is
         try:
             workspaces.save_blocking(
                 playground.owner_id,
@@ -505,6 +533,7 @@ async def run_in(owner_id: int, command: str, timeout: int) -> engine.ExecResult
     if live is None:
         raise NoPlayground(owner_id)
     live.last_seen = time.monotonic()
+    await live.restored.wait()
     return await asyncio.to_thread(engine.exec_in, live.playground.container_id, command, timeout)
 
 

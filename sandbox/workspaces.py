@@ -137,43 +137,53 @@ async def save(
 
 
 @dataclass(frozen=True)
-class Restored:
-    """What a new terminal got back: nothing saved (`saved_at` None), the saved /work, or a
+class Saved:
+    """What a new terminal will get back: nothing (`saved_at` None), the saved /work, or a
     sentence saying why not (the tar is kept either way)."""
 
     saved_at: object = None
     message: str = ""
 
 
-def restore_blocking(owner_id: int, container_id: str) -> Restored:
-    path = tar_path(owner_id)
+def saved(owner_id: int) -> Saved:
+    """Blocking, cheap (a row and a stat): is there a /work to restore for the owner?"""
     row = Workspace.objects.filter(owner_id=owner_id).first()
     try:
-        size = path.stat().st_size
+        size = tar_path(owner_id).stat().st_size
     except FileNotFoundError:
-        return Restored()
+        return Saved()
     if row is None or row.saved_at is None:
-        return Restored()  # a tar nobody recorded (a reset cut off): not this student's /work
+        return Saved()  # a tar nobody recorded (a reset cut off): not this student's /work
     if size > archive_limit():
-        return Restored(
+        return Saved(
             message=_(
                 "저장된 /work가 {cap}보다 커서 되살리지 않았어요. 선생님께 알려 주세요."
             ).format(cap=mib(cap()))
         )
-    result = engine.exec_input(container_id, TAR_EXTRACT, path.read_bytes(), TAR_SECONDS)
+    return Saved(row.saved_at)
+
+
+def restore_blocking(owner_id: int, container_id: str) -> str:
+    """Extract the owner's saved tar into the container's /work (after `saved` said there is
+    one); "" or the sentence to show the student."""
+    path = tar_path(owner_id)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:  # emptied meanwhile (a reset from another tab)
+        return ""
+    if len(data) > archive_limit():
+        return saved(owner_id).message
+    result = engine.exec_input(container_id, TAR_EXTRACT, data, TAR_SECONDS)
     if result.exit_code != 0:
         log.warning(
             "workspace of %s: tar -x exited %s: %s", owner_id, result.exit_code, result.output
         )
-        return Restored(
-            row.saved_at,
-            _("/work의 일부 파일을 되살리지 못했어요. 저장된 기록은 그대로 있어요."),
-        )
-    Workspace.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
-    return Restored(row.saved_at)
+        return _("/work의 일부 파일을 되살리지 못했어요. 저장된 /work는 그대로 있어요.")
+    Workspace.objects.filter(owner_id=owner_id).update(last_used_at=timezone.now())
+    return ""
 
 
-async def restore(owner_id: int, container_id: str) -> Restored:
+async def restore(owner_id: int, container_id: str) -> str:
     async with _lock(owner_id):
         return await asyncio.to_thread(restore_blocking, owner_id, container_id)
 
