@@ -82,4 +82,5 @@ urlpatterns += [
     ),
     path("classes/<int:pk>/warm/", warm_views.class_warm_panel, name="class_warm_panel"),
     path("classes/<int:pk>/warm/start/", warm_views.class_warm_start, name="class_warm_start"),
+    path("classes/<int:pk>/warm/stop/", warm_views.class_warm_stop, name="class_warm_stop"),
 ]

@@ -31,17 +31,20 @@ def _taught_with_students(user, pk: int) -> tuple[Classroom, list[int]]:
     return classroom, list(classroom.students.values_list("pk", flat=True))
 
 
-async def _panel(request: HttpRequest, pk: int, *, start: bool) -> HttpResponse:
+async def _panel(request: HttpRequest, pk: int, *, action: str = "") -> HttpResponse:
     user = await request.auser()
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     classroom, student_ids = await _taught_with_students(user, pk)
-    context: dict = {"classroom": classroom, "started": start}
+    context: dict = {"classroom": classroom}
+    key = warm_key(classroom)
     try:
-        if start:
-            found = await warmup.warm(warm_key(classroom), student_ids)
+        if action == "start":
+            found = await warmup.warm(key, student_ids)
+        elif action == "stop":
+            found = await warmup.cool(key)
         else:
-            found = await warmup.state(warm_key(classroom))
+            found = await warmup.state(key)
     except (EngineUnavailable, EngineError):
         context["unavailable"] = True
     else:
@@ -50,14 +53,23 @@ async def _panel(request: HttpRequest, pk: int, *, start: bool) -> HttpResponse:
     return render(request, "lessons/class_warm.html", context)
 
 
-@require_POST
-async def class_warm_start(request: HttpRequest, pk: int) -> HttpResponse:
-    response = await _panel(request, pk, start=True)
+async def _pressed(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    response = await _panel(request, pk, action=action)
     if not request.htmx and response.status_code == 200:  # the form without htmx: back to the page
         return redirect("class_dashboard", pk=pk)
     return response
 
 
+@require_POST
+async def class_warm_start(request: HttpRequest, pk: int) -> HttpResponse:
+    return await _pressed(request, pk, "start")
+
+
+@require_POST
+async def class_warm_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    return await _pressed(request, pk, "stop")
+
+
 @require_GET
 async def class_warm_panel(request: HttpRequest, pk: int) -> HttpResponse:
-    return await _panel(request, pk, start=False)
+    return await _panel(request, pk)

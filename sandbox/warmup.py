@@ -3,7 +3,8 @@ grows toward one waiting container per student who is online, and shrinks back o
 has pressed nothing for a while.
 
 Web side: `warm(key, owner_ids)` (an instructor started the class; `lessons` knows who is in it
-and passes the ids, so the sandbox knows no classes) and `state(key)` (what the dashboard shows).
+and passes the ids, so the sandbox knows no classes), `cool(key)` (수업 끝) and `state(key)` (what
+the dashboard shows).
 Both `ask` the supervisor, which holds the warm-ups beside the pools: in this process by default,
 in `manage.py sandbox_supervisor` when scaled out.
 
@@ -59,6 +60,11 @@ async def warm(key: str, owner_ids: list[int]) -> dict:
     return await supervisor.ask("pool.warm", key=key, owner_ids=list(owner_ids))
 
 
+async def cool(key: str) -> dict:
+    """End warming for `key` now (수업 끝); returns `state`."""
+    return await supervisor.ask("pool.cool", key=key)
+
+
 async def state(key: str) -> dict:
     return await supervisor.ask("pool.state", key=key)
 
@@ -93,6 +99,10 @@ class Warmer:
         await self.adjust()
         if self.ticker is None or self.ticker.done():
             self.ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def cool(self, key: str) -> None:
+        if self.classes.pop(key, None) is not None:
+            await self.adjust()
 
     async def adjust(self) -> None:
         """Recount who is online, drop idle classes, and move the pool toward the target."""
@@ -170,6 +180,12 @@ def warmer() -> Warmer:
 @supervisor.handler("pool.warm")
 async def _warm(key: str, owner_ids: list[int]) -> dict:
     await warmer().warm(key, owner_ids)
+    return await warmer().state(key)
+
+
+@supervisor.handler("pool.cool")
+async def _cool(key: str) -> dict:
+    await warmer().cool(key)
     return await warmer().state(key)
 
 

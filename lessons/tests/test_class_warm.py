@@ -29,6 +29,8 @@ async def test_a_student_may_not_start_the_class(async_client, classroom, alice,
     await async_client.aforce_login(alice)
     response = await async_client.post(_start_url(classroom), headers={"HX-Request": "true"})
     assert response.status_code == 403
+    stop = await async_client.post(f"/classes/{classroom.pk}/warm/stop/")
+    assert stop.status_code == 403
     assert (await async_client.get(f"/classes/{classroom.pk}/warm/")).status_code == 403
     assert pool.pool_for(warmup.WARM_IMAGE).warm_target == 0
 
@@ -68,3 +70,9 @@ async def test_the_instructor_starts_the_class_and_the_panel_shows_the_pool(
         # The dashboard itself carries the panel, which loads its state at once.
         page = (await async_client.get(f"/classes/{classroom.pk}/")).content.decode()
         assert 'id="warm"' in page and f"/classes/{classroom.pk}/warm/" in page
+        # 수업 끝: the pool shrinks back at once.
+        response = await async_client.post(
+            f"/classes/{classroom.pk}/warm/stop/", headers={"HX-Request": "true"}
+        )
+        assert "수업 시작을 누르면" in response.content.decode()
+        assert lab.ready == [] and lab.warm_target == 0

@@ -2,6 +2,7 @@
 memory budget and the server-wide limit, serves their runs, and shrinks once the class is idle."""
 
 import asyncio
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -107,10 +108,12 @@ async def test_an_idle_class_shrinks_the_pool_back(cleanup, monkeypatch):
 
 async def test_a_press_keeps_the_class_warm(alice, cleanup, monkeypatch):
     monkeypatch.setattr(warmup, "TICK_SECONDS", 0.2)
-    with override_settings(**SMALL, SANDBOX_WARM_IDLE_SECONDS=2):
+    with override_settings(**SMALL, SANDBOX_WARM_IDLE_SECONDS=4):
+        began = time.monotonic()
         await warmup.warm("class-1", [alice.pk])
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(3)
         await run_to_end(alice, "echo still here")  # online now, and the idle clock restarts
-        await asyncio.sleep(1.2)  # past the first idle end, within the second
+        # Past the first idle end (began + 4), well within the second (the press + 4).
+        await asyncio.sleep(max(0.0, began + 4.5 - time.monotonic()))
         state = await warmup.state("class-1")
         assert state["warm"] and state["online"] == 1

@@ -1,5 +1,6 @@
 """수업 시작 in the browser: the instructor warms the class from the dashboard and watches the warm
-pool fill, live (the panel polls); axe-core finds nothing serious."""
+pool fill, live (the panel polls); axe-core finds nothing serious; 수업 끝 shrinks it back (to the
+site server's own SANDBOX_POOL_SIZE, 2)."""
 
 import re
 
@@ -45,6 +46,9 @@ def test_the_instructor_warms_the_class_and_sees_the_pool_fill(browser, site_ser
         assert panel.get_by_role("button", name="온라인 학생 다시 세기").is_visible()
         page.screenshot(path="test-artifacts/dashboard-warm.png", full_page=False)
         assert serious_accessibility_violations(page) == []
+        panel.get_by_role("button", name="수업 끝").click()
+        panel.get_by_role("button", name="수업 시작").wait_for(timeout=10000)
+        page.locator("#warm-ready", has_text=re.compile(r"^2개")).wait_for(timeout=10000)
     finally:
         student.close()
         teacher.close()
