@@ -12,7 +12,6 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient, override_settings
 from django.utils import timezone
 
-from lessons.models import Classroom
 from sandbox import engine, playgrounds, reaper, workspaces
 from sandbox.models import Workspace
 from sandbox.tests.test_terminal import Screen
@@ -203,36 +202,6 @@ async def test_the_student_resets_after_confirming(alice, cleanup):
     screen = await read_back(alice, "ls -A /work | wc -l", "0\r\n")
     assert "이어서 열었어요" not in screen.text
     await screen.close()
-
-
-async def test_the_instructor_resets_a_student_of_their_class_only(
-    alice, bob, django_user_model, cleanup
-):
-    teacher = await django_user_model.objects.acreate(username="teacher")
-    other = await django_user_model.objects.acreate(username="other-teacher")
-    classroom = await Classroom.objects.acreate(name="A반", join_code="WORKSPACE1")
-    await classroom.instructors.aadd(teacher)
-    await classroom.students.aadd(alice)
-    elsewhere = await Classroom.objects.acreate(name="B반", join_code="WORKSPACE2")
-    await elsewhere.instructors.aadd(other)
-    await write_and_exit(alice, "echo mine > /work/m")
-    await write_and_exit(bob, "echo mine > /work/m")
-    url = f"/classes/{classroom.pk}/students/{{}}/workspace/reset/"
-    # Not their class, not their student, not an instructor, not confirmed: nothing is deleted.
-    assert (
-        await (await _client(other)).post(url.format(alice.pk), {"confirm": "yes"})
-    ).status_code == 403
-    assert (
-        await (await _client(bob)).post(url.format(alice.pk), {"confirm": "yes"})
-    ).status_code == 403
-    mine = await _client(teacher)
-    assert (await mine.post(url.format(bob.pk), {"confirm": "yes"})).status_code == 404
-    assert (await mine.post(url.format(alice.pk))).status_code == 302
-    assert workspaces.tar_path(alice.pk).exists()
-    done = await mine.post(url.format(alice.pk), {"confirm": "yes"})
-    assert done.status_code == 302
-    assert not workspaces.tar_path(alice.pk).exists()
-    assert workspaces.tar_path(bob.pk).exists()
 
 
 async def test_another_student_never_reaches_my_workspace(alice, bob, cleanup):
