@@ -124,3 +124,52 @@ def test_a_killed_server_whose_terminal_is_gone_too_restores_the_saved_work(tmp_
         assert "kept-42" in shown and "이어서 열었어요" in shown
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("shape", ["single", "separate"])
+def test_a_clean_stop_saves_the_work_for_a_terminal_lost_while_down(shape, tmp_path, monkeypatch):
+    """SIGTERM to the process that follows terminals (the single server, or the separate
+    supervisor) saves every /work before it exits; a terminal lost while it was down (the
+    engine restarted) then comes back from that save. No periodic save in between."""
+    from tools.cluster import Cluster
+
+    monkeypatch.setenv("SANDBOX_WORKSPACE_DIR", str(tmp_path / "workspaces"))
+    monkeypatch.setenv("SANDBOX_WORKSPACE_SAVE_SECONDS", "3600")
+    if shape == "single":
+        server = SingleServer(tmp_path, database=tmp_path / "class.sqlite3").start()
+        follower = "worker0"
+    else:
+        server = Cluster(tmp_path / "cluster").start()
+        follower = "supervisor"
+    try:
+
+        async def before() -> None:
+            student = Student(server.url, "stop-worker")
+            await student.sign_up()
+            await terminal(student, "echo clean-$((6*7)) > /work/notes; echo saved\r", "saved")
+            (tmp_path / "cookies.json").write_text(json.dumps(dict(student.http.cookies)))
+            await student.close()
+
+        run_apart(before)
+        assert not list((tmp_path / "workspaces").glob("u*.tar"))
+        server.stop_process(follower, signal.SIGTERM)
+        assert list((tmp_path / "workspaces").glob("u*.tar")), server.log(follower)[-2000:]
+        for container in engine.labelled_containers(server.namespace):
+            engine.remove(container.id)
+        if shape == "single":
+            server.start()
+        else:
+            server.start_supervisor()
+
+        async def after() -> str:
+            student = Student(server.url, "stop-worker")
+            student.http.cookies.update(json.loads((tmp_path / "cookies.json").read_text()))
+            try:
+                return await terminal(student, "cat /work/notes; echo read-$((1+1))\r", "read-2")
+            finally:
+                await student.close()
+
+        shown = run_apart(after)
+        assert "clean-42" in shown and "이어서 열었어요" in shown
+    finally:
+        server.stop()
