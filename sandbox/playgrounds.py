@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from sandbox import engine, hooks, supervisor, workspaces
-from sandbox.models import Playground
+from sandbox.models import Playground, Workspace
 from sandbox.pipe import OutputPipe
 
 log = logging.getLogger(__name__)
@@ -460,8 +460,15 @@ async def save_due() -> int:
         if live.typed and time.monotonic() - live.saved >= settings.SANDBOX_WORKSPACE_SAVE_SECONDS:
             if message := await _save(live):
                 await _say(live, message)
+            elif await _nearly_full(live.playground.owner_id):
+                await _say(live, workspaces.nearly_full_message())
             saved += 1
     return saved
+
+
+async def _nearly_full(owner_id: int) -> bool:
+    row = await Workspace.objects.filter(owner_id=owner_id).only("bytes").afirst()
+    return row is not None and workspaces.nearly_full(row.bytes)
 
 
 async def _say(live: LivePlayground, message: str) -> None:

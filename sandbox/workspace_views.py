@@ -67,11 +67,15 @@ async def workspace_reset(request: HttpRequest) -> HttpResponse:
 @login_required
 def workspace_keep(request: HttpRequest) -> HttpResponse:
     """The terminal panel's section about the student's saved /work (loaded by htmx)."""
+    workspace = Workspace.objects.filter(owner=request.user).first()
     return render(
         request,
         "sandbox/workspace_keep.html",
         {
-            "workspace": Workspace.objects.filter(owner=request.user).first(),
+            "workspace": workspace,
+            "full": workspaces.nearly_full_message()
+            if workspace and workspaces.nearly_full(workspace.bytes)
+            else "",
             "cap": workspaces.mib(workspaces.cap()),
             "days": settings.SANDBOX_WORKSPACE_DAYS,
         },

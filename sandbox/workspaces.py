@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -210,7 +212,24 @@ def expire(in_use: set[int]) -> int:
         count += 1
     if count:
         log.info("workspaces: %d expired after %d days", count, settings.SANDBOX_WORKSPACE_DAYS)
+    # A save cut off by a killed process leaves its tmp file; none lives an hour.
+    stale = time.time() - 3600
+    for partial in directory().glob(".u*.tar.*.tmp") if directory().exists() else []:
+        with suppress(OSError):
+            if partial.stat().st_mtime < stale:
+                partial.unlink()
     return count
+
+
+def nearly_full(size: int) -> bool:
+    """A saved /work this big is at its cap, or nearly: worth saying before it refuses files."""
+    return size >= cap() * 0.95
+
+
+def nearly_full_message() -> str:
+    return _(
+        "/work가 거의 가득 찼어요. {cap}까지만 담을 수 있어요. 필요 없는 파일을 지워 주세요."
+    ).format(cap=mib(cap()))
 
 
 async def request_reset(owner_id: int) -> None:

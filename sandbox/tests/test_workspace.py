@@ -4,7 +4,9 @@ expired, emptied by the student or their instructor, and never anyone else's."""
 
 import asyncio
 import io
+import os
 import tarfile
+import time
 from datetime import timedelta
 
 import pytest
@@ -136,6 +138,12 @@ async def test_work_is_capped_and_the_cap_is_said(alice, cleanup, settings):
     )
     await screen.wait_for("full-5")
     assert "100% /work" in screen.text  # full at the cap, nothing past it
+    # The periodic save says so in the terminal, with the cap.
+    with override_settings(SANDBOX_WORKSPACE_SAVE_SECONDS=0):
+        assert await playgrounds.save_due() == 1
+    await screen.wait_for("거의 가득 찼어요. 4 MiB까지만")
+    panel = await (await _client(alice)).get("/terminal/workspace/")
+    assert "4 MiB까지만" in panel.content.decode()
     await screen.close()
     await playgrounds.end(playgrounds.LIVE[alice.pk], "test")
     saved = await Workspace.objects.aget(owner=alice)
@@ -170,8 +178,12 @@ async def test_expired_workspaces_are_deleted_and_open_ones_kept(alice, bob, cle
     screen = Screen(bob)  # bob has a terminal open: his is in use
     await screen.open()
     await Workspace.objects.filter(owner=bob).aupdate(last_used_at=old)
+    # A save cut off by a killed process left its tmp file an hour ago.
+    partial = workspaces.directory() / f".u{alice.pk}.tar.cafe.tmp"
+    partial.write_bytes(b"half")
+    os.utime(partial, (time.time() - 3700, time.time() - 3700))
     await asyncio.to_thread(reaper.reap_everywhere, 0)
-    assert not workspaces.tar_path(alice.pk).exists()
+    assert not workspaces.tar_path(alice.pk).exists() and not partial.exists()
     assert not await Workspace.objects.filter(owner=alice).aexists()
     assert workspaces.tar_path(bob.pk).exists()
     await screen.close()
