@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-scaled bench bench-load lint format setup dev-setup clean orchestration
+.PHONY: run test test-scaled bench bench-load lint format setup dev-setup clean orchestration kubernetes
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -53,10 +53,18 @@ bench-load: $(VENV)/.dev-installed
 orchestration: $(VENV)/.installed
 	$(PY) manage.py enable_orchestration
 
+# A single-node Kubernetes from upstream Go modules beside the engine (DESIGN.md, "Kubernetes"):
+# built into /var/cache/baeum/kubernetes/<version>/ (once per version), started idempotently,
+# Ready before it returns. Changes the machine (root), so only when asked; CI asks.
+kubernetes: $(VENV)/.installed
+	$(PY) manage.py build_lab_images --if-missing
+	bash scripts/kubernetes/cluster.sh start
+
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy lessons sandbox website
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format .

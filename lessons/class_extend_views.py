@@ -7,18 +7,14 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
-from django_htmx.middleware import HtmxDetails
 
+from lessons.htmx import HtmxHttpRequest
 from lessons.warm_views import _taught_with_students
 from sandbox import terminal_time
 from sandbox.errors import EngineError, EngineUnavailable
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 @require_POST

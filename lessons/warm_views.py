@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons.classes import teaches
+from lessons.htmx import HtmxHttpRequest
 from lessons.models import Classroom
 from sandbox import warmup
 from sandbox.errors import EngineError, EngineUnavailable
@@ -53,7 +54,7 @@ async def _panel(request: HttpRequest, pk: int, *, action: str = "") -> HttpResp
     return render(request, "lessons/class_warm.html", context)
 
 
-async def _pressed(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+async def _pressed(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     response = await _panel(request, pk, action=action)
     if not request.htmx and response.status_code == 200:  # the form without htmx: back to the page
         return redirect("class_dashboard", pk=pk)
@@ -61,12 +62,12 @@ async def _pressed(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @require_POST
-async def class_warm_start(request: HttpRequest, pk: int) -> HttpResponse:
+async def class_warm_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return await _pressed(request, pk, "start")
 
 
 @require_POST
-async def class_warm_stop(request: HttpRequest, pk: int) -> HttpResponse:
+async def class_warm_stop(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return await _pressed(request, pk, "stop")
 
 

@@ -388,7 +388,9 @@ def exec_output(container_id: str, argv: list[str], limit: int, timeout: int = 6
             stdout=True,
             stderr=True,
         )
-        out, err, size = [], [], 0
+        out: list[bytes] = []
+        err: list[bytes] = []
+        size = 0
         for stdout, stderr in client.api.exec_start(created["Id"], stream=True, demux=True):
             if stderr and sum(map(len, err)) < 4096:
                 err.append(stderr)

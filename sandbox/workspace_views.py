@@ -67,7 +67,7 @@ async def workspace_reset(request: HttpRequest) -> HttpResponse:
 @login_required
 def workspace_keep(request: HttpRequest) -> HttpResponse:
     """The terminal panel's section about the student's saved /work (loaded by htmx)."""
-    workspace = Workspace.objects.filter(owner=request.user).first()
+    workspace = Workspace.objects.filter(owner_id=request.user.pk).first()
     return render(
         request,
         "sandbox/workspace_keep.html",
@@ -85,7 +85,7 @@ def workspace_keep(request: HttpRequest) -> HttpResponse:
 @login_required
 def last_session(request: HttpRequest) -> HttpResponse:
     """The scrollback of the student's last terminal session, as it was saved at its end."""
-    workspace = Workspace.objects.filter(owner=request.user).first()
+    workspace = Workspace.objects.filter(owner_id=request.user.pk).first()
     return render(
         request,
         "sandbox/last_session.html",
