@@ -26,19 +26,41 @@ def docker_engine():
         pytest.fail("the lab image is missing: run `manage.py build_lab_images`", pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def kubernetes_cluster():
+    """The real cluster (`make kubernetes`, or KUBERNETES_KUBECONFIG). On a laptop without one
+    the test skips; under CI it fails."""
+    from sandbox import kube
+
+    try:
+        kube.namespaces()
+    except kube.ClusterUnavailable as error:
+        message = f"no Kubernetes cluster answers ({error}): `make kubernetes`"
+        if _ci():
+            pytest.fail(message + " — CI must have one", pytrace=False)
+        pytest.skip(message)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "docker" in item.keywords:
             item.fixturenames.insert(0, "docker_engine")
+        if "kubernetes" in item.keywords:
+            item.fixturenames.insert(0, "kubernetes_cluster")
 
 
 @pytest.fixture(autouse=True, scope="session")
-def sandbox_namespace():
+def sandbox_namespace(tmp_path_factory):
     # This test run's containers are labelled apart from a developer's running server, so the
     # reaper of one never touches the other; the suite checks its own namespace is left empty.
     from django.conf import settings
 
     settings.SANDBOX_NAMESPACE = f"test-{uuid.uuid4().hex[:8]}"
+    # Saved /work tars of this run apart from the developer's and from earlier runs' (user ids
+    # start at 1 in every test database): in this process and in servers the tests start.
+    workspaces = tmp_path_factory.mktemp("workspaces")
+    settings.SANDBOX_WORKSPACE_DIR = workspaces
+    os.environ["SANDBOX_WORKSPACE_DIR"] = str(workspaces)
     # Tests take the cold path unless they ask for the pool (and drain it when done).
     settings.SANDBOX_POOL_SIZE = 0
     yield settings.SANDBOX_NAMESPACE

@@ -211,6 +211,14 @@ SANDBOX_BUILD_IMAGES = envint("SANDBOX_BUILD_IMAGES", 5)
 SANDBOX_BUILD_TTL_HOURS = envint("SANDBOX_BUILD_TTL_HOURS", 24)
 # Orchestration labs (swarm mode): how long a student's lab lives.
 SANDBOX_LAB_SECONDS = envint("SANDBOX_LAB_SECONDS", 30 * 60)
+# Kubernetes (sandbox/kube.py): the cluster's admin kubeconfig. Default: the one `make
+# kubernetes` writes, if that cluster was ever started here; empty means no cluster. Any
+# conformant cluster (k3s, kubeadm) works: point this at its admin kubeconfig.
+KUBERNETES_DEFAULT_KUBECONFIG = "/var/lib/baeum-k8s/admin.kubeconfig"
+KUBERNETES_KUBECONFIG = os.environ.get(
+    "KUBERNETES_KUBECONFIG",
+    KUBERNETES_DEFAULT_KUBECONFIG if os.path.exists(KUBERNETES_DEFAULT_KUBECONFIG) else "",
+)
 DOCKER_TIMEOUT_SECONDS = envint("DOCKER_TIMEOUT_SECONDS", 15)
 SANDBOX_MEMORY = os.environ.get("SANDBOX_MEMORY", "128m")
 SANDBOX_PIDS = envint("SANDBOX_PIDS", 64)

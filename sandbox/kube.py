@@ -1,0 +1,312 @@
+"""The Kubernetes backend: a namespace of its own for every student, on a real cluster.
+
+Beside `sandbox/engine.py` and with the same role: the only module that imports the Kubernetes
+client, holding the cluster's admin credentials (settings.KUBERNETES_KUBECONFIG, the file
+`make kubernetes` writes, or an operator's k3s/kubeadm cluster). It runs in the supervisor's
+process kind, never on behalf of a student's text: a student acts with their own short-lived
+ServiceAccount token, and the API server checks every request they make.
+
+What a student's namespace holds, created on first use and idempotently (`provision`):
+- the namespace `<deployment>-u<owner>`, labelled with the deployment and the owner (the reaper
+  and another deployment's reaper tell theirs apart by these labels) and with Pod Security
+  Admission `restricted` enforced (no privileged, no host paths, namespaces or ports, no root,
+  capabilities dropped, seccomp on);
+- the ServiceAccount `student`, bound by a Role to the namespaced kinds the lessons use — no
+  ClusterRole, so nothing cluster-scoped (nodes, namespaces, other namespaces) can be read;
+- a ResourceQuota and a LimitRange (defaults, so a pod without requests still fits the quota);
+- NetworkPolicies: every pod of the namespace reaches only pods of the same namespace, and is
+  reached only from them (no other student, no host, no internet, no control plane: kubectl
+  talks to the API server from outside the pods).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+log = logging.getLogger(__name__)
+
+DEPLOYMENT_LABEL = "baeum.io/deployment"
+OWNER_LABEL = "baeum.io/owner"
+SERVICE_ACCOUNT = "student"
+ROLE = "student"
+TOKEN_SECONDS = 3600  # the API server's floor is 10 minutes; an hour covers a lesson
+POD_SECURITY = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")
+} | {"pod-security.kubernetes.io/enforce-version": "latest"}
+
+# What a student may do in their namespace: the kinds the Kubernetes lessons use.
+STUDENT_RULES = (
+    (
+        "",
+        ("pods", "services", "configmaps", "secrets", "persistentvolumeclaims", "endpoints"),
+        ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"),
+    ),
+    ("", ("pods/log", "events"), ("get", "list", "watch")),
+    ("", ("pods/exec", "pods/attach", "pods/portforward"), ("get", "create")),
+    (
+        "apps",
+        ("deployments", "replicasets", "statefulsets", "deployments/scale"),
+        ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"),
+    ),
+    ("apps", ("deployments/rollback",), ("create",)),
+    (
+        "batch",
+        ("jobs", "cronjobs"),
+        ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"),
+    ),
+    ("networking.k8s.io", ("networkpolicies",), ("get", "list", "watch")),
+)
+QUOTA = {
+    "pods": "10",
+    "requests.cpu": "1",
+    "limits.cpu": "2",
+    "requests.memory": "512Mi",
+    "limits.memory": "1Gi",
+    "services": "5",
+    "persistentvolumeclaims": "2",
+    "requests.storage": "256Mi",
+    "configmaps": "20",
+    "secrets": "20",
+}
+CONTAINER_DEFAULTS = {
+    "default": {"cpu": "200m", "memory": "64Mi"},
+    "defaultRequest": {"cpu": "50m", "memory": "32Mi"},
+    "max": {"cpu": "500m", "memory": "256Mi"},
+}
+
+
+class ClusterUnavailable(Exception):
+    """No cluster is configured, or its API server does not answer."""
+
+
+@dataclass(frozen=True)
+class StudentNamespace:
+    name: str
+    owner_id: int
+
+
+def configured() -> bool:
+    return bool(settings.KUBERNETES_KUBECONFIG)
+
+
+@cache
+def _api_client(kubeconfig: str) -> client.ApiClient:
+    return config.new_client_from_config(config_file=kubeconfig)
+
+
+def _admin() -> client.ApiClient:
+    if not configured():
+        raise ClusterUnavailable("no cluster configured (KUBERNETES_KUBECONFIG)")
+    try:
+        return _api_client(settings.KUBERNETES_KUBECONFIG)
+    except (OSError, config.ConfigException) as error:
+        raise ClusterUnavailable(f"the admin kubeconfig cannot be read: {error}") from error
+
+
+def namespace_name(owner_id: int) -> str:
+    """`<deployment>-u<owner>`: a DNS label (SANDBOX_NAMESPACE is `baeum-<8 hex>` or a chosen
+    short name), unique per deployment and student."""
+    return f"{settings.SANDBOX_NAMESPACE}-u{int(owner_id)}"
+
+
+def _labels(owner_id: int) -> dict[str, str]:
+    return {DEPLOYMENT_LABEL: settings.SANDBOX_NAMESPACE, OWNER_LABEL: str(int(owner_id))}
+
+
+def _create(create, *args) -> None:
+    """Create an object; one that exists already is left as it is (provisioning is idempotent)."""
+    try:
+        create(*args)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+
+
+def _call(what: str, function, *args, **kwargs):
+    """The API's refusal or absence as ClusterUnavailable, for callers that cannot go on."""
+    try:
+        return function(*args, **kwargs)
+    except ApiException as error:
+        log.warning("kubernetes: %s: %s %s", what, error.status, error.reason)
+        raise ClusterUnavailable(f"{what}: {error.status} {error.reason}") from error
+    except (OSError, ValueError) as error:  # the API server is away (urllib3's errors are OSErrors)
+        raise ClusterUnavailable(f"{what}: {error}") from error
+
+
+def provision(owner_id: int) -> StudentNamespace:
+    """The student's namespace and everything in it, made if missing. Objects that exist are
+    left alone, so calling this on every use costs a few 409s, never a change."""
+    return _call("provisioning", _provision, owner_id)
+
+
+def _provision(owner_id: int) -> StudentNamespace:
+    api = _admin()
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    networking = client.NetworkingV1Api(api)
+    name, labels = namespace_name(owner_id), _labels(owner_id)
+    meta = client.V1ObjectMeta(name=name, labels=labels | POD_SECURITY)
+    _create(core.create_namespace, client.V1Namespace(metadata=meta))
+    _create(
+        core.create_namespaced_service_account,
+        name,
+        client.V1ServiceAccount(
+            metadata=client.V1ObjectMeta(name=SERVICE_ACCOUNT, labels=labels),
+            # The token is asked for (short-lived), never mounted into the student's pods.
+            automount_service_account_token=False,
+        ),
+    )
+    rules = [
+        client.V1PolicyRule(api_groups=[group], resources=list(kinds), verbs=list(verbs))
+        for group, kinds, verbs in STUDENT_RULES
+    ]
+    _create(
+        rbac.create_namespaced_role,
+        name,
+        client.V1Role(metadata=client.V1ObjectMeta(name=ROLE, labels=labels), rules=rules),
+    )
+    _create(
+        rbac.create_namespaced_role_binding,
+        name,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name=ROLE, labels=labels),
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=ROLE
+            ),
+            subjects=[
+                client.RbacV1Subject(kind="ServiceAccount", name=SERVICE_ACCOUNT, namespace=name)
+            ],
+        ),
+    )
+    _create(
+        core.create_namespaced_resource_quota,
+        name,
+        client.V1ResourceQuota(
+            metadata=client.V1ObjectMeta(name="student", labels=labels),
+            spec=client.V1ResourceQuotaSpec(hard=QUOTA),
+        ),
+    )
+    _create(
+        core.create_namespaced_limit_range,
+        name,
+        client.V1LimitRange(
+            metadata=client.V1ObjectMeta(name="student", labels=labels),
+            spec=client.V1LimitRangeSpec(
+                limits=[
+                    client.V1LimitRangeItem(
+                        type="Container",
+                        default=CONTAINER_DEFAULTS["default"],
+                        default_request=CONTAINER_DEFAULTS["defaultRequest"],
+                        max=CONTAINER_DEFAULTS["max"],
+                    )
+                ]
+            ),
+        ),
+    )
+    # Only each other: every pod of the namespace, in and out, to pods of the same namespace.
+    same_namespace = [client.V1NetworkPolicyPeer(pod_selector=client.V1LabelSelector())]
+    _create(
+        networking.create_namespaced_network_policy,
+        name,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name="only-each-other", labels=labels),
+            spec=client.V1NetworkPolicySpec(
+                pod_selector=client.V1LabelSelector(),
+                policy_types=["Ingress", "Egress"],
+                ingress=[client.V1NetworkPolicyIngressRule(_from=same_namespace)],
+                egress=[client.V1NetworkPolicyEgressRule(to=same_namespace)],
+            ),
+        ),
+    )
+    return StudentNamespace(name, int(owner_id))
+
+
+def student_token(owner_id: int, seconds: int = TOKEN_SECONDS) -> str:
+    """A short-lived token of the student's ServiceAccount (TokenRequest: bound to the account,
+    expiring on its own, never stored in a Secret)."""
+    core = client.CoreV1Api(_admin())
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=max(600, seconds))
+    )
+    answer = _call(
+        "token",
+        core.create_namespaced_service_account_token,
+        SERVICE_ACCOUNT,
+        namespace_name(owner_id),
+        request,
+    )
+    return answer.status.token
+
+
+def student_kubeconfig(owner_id: int, server: str | None = None) -> str:
+    """A kubeconfig for the student's ServiceAccount in their namespace: the cluster's CA, the
+    API server's address (`server`, or the admin's), a fresh token; the namespace as default."""
+    api = _admin()
+    server = server or api.configuration.host
+    with open(api.configuration.ssl_ca_cert, "rb") as ca_file:
+        ca = base64.b64encode(ca_file.read()).decode()
+    namespace = namespace_name(owner_id)
+    token = student_token(owner_id)
+    return (
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: baeum\n  cluster:\n    server: {server}\n"
+        f"    certificate-authority-data: {ca}\n"
+        f"users:\n- name: student\n  user:\n    token: {token}\n"
+        "contexts:\n- name: baeum\n  context:\n    cluster: baeum\n    user: student\n"
+        f"    namespace: {namespace}\n"
+        "current-context: baeum\n"
+    )
+
+
+def student_client(owner_id: int) -> client.ApiClient:
+    """An API client that acts as the student (their token, their rights): what their kubectl
+    will be. For the platform's own checks and for tests of the isolation."""
+    admin = _admin().configuration
+    configuration = client.Configuration()
+    configuration.host = admin.host
+    configuration.ssl_ca_cert = admin.ssl_ca_cert
+    configuration.api_key = {"authorization": f"Bearer {student_token(owner_id)}"}
+    return client.ApiClient(configuration)
+
+
+def namespaces(deployment: str | None = None) -> list[StudentNamespace]:
+    """This deployment's student namespaces (another deployment's are never listed)."""
+    deployment = deployment or settings.SANDBOX_NAMESPACE
+    found = _call(
+        "listing namespaces",
+        client.CoreV1Api(_admin()).list_namespace,
+        label_selector=f"{DEPLOYMENT_LABEL}={deployment}",
+    )
+    return [
+        StudentNamespace(item.metadata.name, int(item.metadata.labels[OWNER_LABEL]))
+        for item in found.items
+    ]
+
+
+def remove(owner_id: int) -> bool:
+    """Delete a student's namespace (and so everything in it). False if there was none. Only
+    a namespace labelled with this deployment and this owner is touched."""
+    core = client.CoreV1Api(_admin())
+    name = namespace_name(owner_id)
+    try:
+        found = core.read_namespace(name)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise ClusterUnavailable(f"reading {name}: {error.status}") from error
+    if (found.metadata.labels or {}) | _labels(owner_id) != (found.metadata.labels or {}):
+        log.warning("kubernetes: %s is not this deployment's student namespace; left", name)
+        return False
+    _call("deleting a namespace", core.delete_namespace, name)
+    return True
+
+
+def remove_all() -> int:
+    """Delete every student namespace of this deployment (tests, maintenance)."""
+    return sum(remove(namespace.owner_id) for namespace in namespaces())

@@ -1,0 +1,172 @@
+"""A namespace per student on the real cluster (`make kubernetes`): what the student's own token
+may and may not do, what Pod Security refuses, what the quota holds, who reaches whose pods."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from sandbox import kube
+
+pytestmark = pytest.mark.kubernetes
+
+ALICE, BOB = 910001, 910002  # owner ids: the backend needs no user rows
+
+
+def restricted_pod(name: str, command: list[str], labels: dict | None = None, **changes):
+    """A pod Pod Security `restricted` admits (the lab image, never pulled), with `changes` to
+    its container's security context or its spec (to make it refused)."""
+    security = {
+        "run_as_non_root": True,
+        "run_as_user": 1000,
+        "allow_privilege_escalation": False,
+        "capabilities": client.V1Capabilities(drop=["ALL"]),
+        "seccomp_profile": client.V1SeccompProfile(type="RuntimeDefault"),
+    } | changes.pop("security", {})
+    container = client.V1Container(
+        name="main",
+        image="baeum/lab",
+        image_pull_policy="Never",
+        command=command,
+        security_context=client.V1SecurityContext(**security),
+    )
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, labels=labels or {}),
+        spec=client.V1PodSpec(containers=[container], **changes),
+    )
+
+
+def refused(call, *args) -> ApiException:
+    with pytest.raises(ApiException) as caught:
+        call(*args)
+    assert caught.value.status in (403, 422), caught.value.body
+    return caught.value
+
+
+def wait_running(core: client.CoreV1Api, namespace: str, name: str, seconds: float = 90):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pod = core.read_namespaced_pod(name, namespace)
+        if pod.status.phase == "Running" and pod.status.pod_ip:
+            return pod
+        time.sleep(0.5)
+    raise AssertionError(f"{namespace}/{name} did not run: {pod.status}")
+
+
+def exit_code(core: client.CoreV1Api, namespace: str, name: str, seconds: float = 90) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pod = core.read_namespaced_pod(name, namespace)
+        state = pod.status.container_statuses and pod.status.container_statuses[0].state
+        if state and state.terminated:
+            return state.terminated.exit_code
+        time.sleep(0.5)
+    raise AssertionError(f"{namespace}/{name} did not finish: {pod.status}")
+
+
+@pytest.fixture(scope="module")
+def students(kubernetes_cluster):
+    made = kube.provision(ALICE), kube.provision(BOB)
+    yield made
+    kube.remove(ALICE)
+    kube.remove(BOB)
+
+
+def test_a_students_namespace_is_labelled_restricted_and_provisioning_is_idempotent(students):
+    alice, _ = students
+    assert kube.provision(ALICE) == alice  # again: nothing changes, nothing fails
+    core = client.CoreV1Api(kube._admin())
+    labels = core.read_namespace(alice.name).metadata.labels
+    assert labels[kube.DEPLOYMENT_LABEL] != "" and labels[kube.OWNER_LABEL] == str(ALICE)
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert {n.owner_id for n in kube.namespaces()} >= {ALICE, BOB}
+
+
+def test_the_students_token_reaches_only_their_own_namespace(students):
+    alice, bob = students
+    core = client.CoreV1Api(kube.student_client(ALICE))
+    assert core.list_namespaced_pod(alice.name).items == []
+    refused(core.list_namespaced_pod, bob.name)  # another student's pods
+    refused(core.list_namespace)  # cluster-scoped reads
+    refused(core.list_node)
+    refused(core.list_namespaced_secret, "kube-system")
+    rbac = client.RbacAuthorizationV1Api(kube.student_client(ALICE))
+    role = client.V1Role(
+        metadata=client.V1ObjectMeta(name="more"),
+        rules=[client.V1PolicyRule(api_groups=["*"], resources=["*"], verbs=["*"])],
+    )
+    refused(rbac.create_namespaced_role, alice.name, role)  # no granting itself more
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"security": {"privileged": True}},
+        {"security": {"run_as_user": 0, "run_as_non_root": False}},
+        {"security": {"capabilities": client.V1Capabilities(add=["NET_ADMIN"])}},
+        {"host_network": True},
+        {"host_pid": True},
+        {"volumes": [client.V1Volume(name="h", host_path=client.V1HostPathVolumeSource(path="/"))]},
+    ],
+    ids=["privileged", "root", "capability", "host-network", "host-pid", "host-path"],
+)
+def test_pod_security_refuses_what_would_reach_the_node(students, changes):
+    alice, _ = students
+    core = client.CoreV1Api(kube.student_client(ALICE))
+    error = refused(
+        core.create_namespaced_pod, alice.name, restricted_pod("bad", ["true"], **changes)
+    )
+    assert "PodSecurity" in error.body or "Forbidden" in error.body
+
+
+def test_the_quota_and_the_limits_hold(students):
+    alice, _ = students
+    core = client.CoreV1Api(kube.student_client(ALICE))
+    big = restricted_pod("big", ["true"])
+    big.spec.containers[0].resources = client.V1ResourceRequirements(limits={"memory": "2Gi"})
+    error = refused(core.create_namespaced_pod, alice.name, big)
+    assert "memory" in error.body
+    # The controller adds one of its own to every namespace (kube-root-ca.crt).
+    room = int(kube.QUOTA["configmaps"]) - len(core.list_namespaced_config_map(alice.name).items)
+    for index in range(room):
+        body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"c{index}"))
+        core.create_namespaced_config_map(alice.name, body)
+    over = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="one-too-many"))
+    assert "exceeded quota" in refused(core.create_namespaced_config_map, alice.name, over).body
+    core.delete_collection_namespaced_config_map(alice.name)
+
+
+def test_a_students_pods_reach_each_other_and_nobody_elses(students):
+    alice, bob = students
+    page = (
+        "mkdir -p /tmp/www && echo hello > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"
+    )
+    serve = ["sh", "-c", page]
+    as_alice = client.CoreV1Api(kube.student_client(ALICE))
+    as_bob = client.CoreV1Api(kube.student_client(BOB))
+    as_alice.create_namespaced_pod(alice.name, restricted_pod("web", serve, {"app": "web"}))
+    target = wait_running(as_alice, alice.name, "web").status.pod_ip
+    # Tried for 15 s: the enforcer learns a new pod's address a moment after it starts, so the
+    # allowed path may open late; the denied one must stay shut the whole time.
+    fetch = f"wget -q -T 2 -O /dev/null http://{target}:8080/"
+    probe = ["sh", "-c", f"for i in $(seq 15); do {fetch} && exit 0; sleep 1; done; exit 1"]
+    as_alice.create_namespaced_pod(alice.name, restricted_pod("same", probe))
+    as_bob.create_namespaced_pod(bob.name, restricted_pod("other", probe))
+    assert exit_code(as_alice, alice.name, "same") == 0  # each other: yes
+    assert exit_code(as_bob, bob.name, "other") != 0  # another student: no
+    for namespace, name in ((alice.name, "web"), (alice.name, "same"), (bob.name, "other")):
+        kube_core = client.CoreV1Api(kube._admin())
+        kube_core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+
+
+def test_another_deployment_never_lists_or_removes_these_namespaces(students, settings):
+    alice, bob = students
+    ours = settings.SANDBOX_NAMESPACE
+    settings.SANDBOX_NAMESPACE = "another-deployment"
+    assert kube.namespaces() == []
+    assert kube.remove_all() == 0
+    settings.SANDBOX_NAMESPACE = ours
+    assert {alice, bob} <= set(kube.namespaces())
