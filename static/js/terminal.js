@@ -31,9 +31,19 @@ function setUp(panel) {
     else pending.push(message);
   }
 
+  let sentSize = "";
   function sendSize() {
     if (!term || readOnly) return;
+    // A screen collapsed for a moment by the page's layout (seen: 1 row × 2 columns while a
+    // section below re-rendered) is no size to give the shell: busybox ash redraws its prompt
+    // for every width it is told, moving up over the lines above, and the student's last
+    // output vanished. Only a real change is sent, and never a collapsed one.
+    const proposed = fit.proposeDimensions();
+    if (!proposed || proposed.cols < 20 || proposed.rows < 4) return;
     fit.fit();
+    const size = `${term.rows}x${term.cols}`;
+    if (size === sentSize) return;
+    sentSize = size;
     send({ type: "resize", rows: term.rows, cols: term.cols });
   }
 
@@ -92,6 +102,7 @@ function setUp(panel) {
         startCountdown(message.expires_at);
         say(readOnly ? "학생의 터미널을 보고 있어요 (입력할 수 없어요)." : "터미널이 열렸어요.");
         if (openButton) openButton.hidden = true;
+        sentSize = ""; // a new (or reattached) playground: tell it the size once more
         sendSize();
         for (const queued of pending.splice(0)) socket.send(JSON.stringify(queued));
         if (!readOnly) term.focus();

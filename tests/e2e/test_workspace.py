@@ -49,12 +49,16 @@ def test_a_resumed_terminal_says_so_and_the_workspace_controls_are_accessible(
 
     page.get_by_role("button", name="새 터미널 열기").click()
     wait_for_screen(page, "이어서 열었어요")
+    wait_for_screen(page, "student@baeum:~$")  # the new shell's prompt, after the note
     page.keyboard.type("cat /work/memo.txt")
     page.keyboard.press("Enter")
     wait_for_screen(page, "note-42\n")
     panel.locator("[data-work-saved]").wait_for()  # the section reloads when a terminal opens
     panel.get_by_text("작업 공간 비우기…").click()
     panel.screenshot(path="test-artifacts/terminal-resumed.png")
+    # Still on the screen: a size the layout collapsed for a moment (1×2) once reached the
+    # shell, whose redraws for that width and back wrote the prompt over this line.
+    wait_for_screen(page, "memo.txt\nnote-42\n", timeout=1000)
     assert violations_in(page, "[data-work-keep]") == []
 
     # The last session, as its owner reads it back.
