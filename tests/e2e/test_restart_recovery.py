@@ -32,30 +32,42 @@ async def terminal(student: Student, keys: str, needle: str, timeout: float = 20
         return shown
 
 
+def write_note(server, folder, name: str, note: str) -> None:
+    """A new student `name` writes `note` into /work/notes in their terminal; their session's
+    cookies are kept in `folder` for `read_note` after the restart."""
+
+    async def write() -> None:
+        student = Student(server.url, name)
+        await student.sign_up()
+        await terminal(student, f"echo {note} > /work/notes; echo saved\r", "saved")
+        (folder / "cookies.json").write_text(json.dumps(dict(student.http.cookies)))
+        await student.close()
+
+    run_apart(write)
+
+
+def read_note(server, folder, name: str) -> str:
+    """What the same student's terminal shows when it opens again and reads /work/notes."""
+
+    async def read() -> str:
+        student = Student(server.url, name)
+        student.http.cookies.update(json.loads((folder / "cookies.json").read_text()))
+        try:
+            return await terminal(student, "cat /work/notes; echo read-$((1+1))\r", "read-2")
+        finally:
+            await student.close()
+
+    return run_apart(read)
+
+
 def test_a_killed_server_readopts_the_open_terminal(tmp_path):
     server = SingleServer(tmp_path, database=tmp_path / "class.sqlite3").start()
     try:
-
-        async def before() -> None:
-            student = Student(server.url, "restart-student")
-            await student.sign_up()
-            await terminal(student, "echo kept-$((6*7)) > /work/notes; echo saved\r", "saved")
-            (tmp_path / "cookies.json").write_text(json.dumps(dict(student.http.cookies)))
-            await student.close()
-
-        run_apart(before)
+        write_note(server, tmp_path, "restart-student", "kept-$((6*7))")
         server.stop_process("worker0", signal.SIGKILL)
         server.start()
 
-        async def after() -> str:
-            student = Student(server.url, "restart-student")
-            student.http.cookies.update(json.loads((tmp_path / "cookies.json").read_text()))
-            try:
-                return await terminal(student, "cat /work/notes; echo read-$((1+1))\r", "read-2")
-            finally:
-                await student.close()
-
-        shown = run_apart(after)
+        shown = read_note(server, tmp_path, "restart-student")
         assert "kept-42" in shown and "같은 셸" in shown
     finally:
         server.stop()

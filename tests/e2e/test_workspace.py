@@ -5,18 +5,16 @@ too, still gives the student their /work back from the saved tar."""
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 
 import pytest
 
 from sandbox import engine
-from tests.e2e.conftest import AXE, run_apart, serious_accessibility_violations, sign_up
-from tests.e2e.test_restart_recovery import terminal
+from tests.e2e.conftest import AXE, serious_accessibility_violations, sign_up
+from tests.e2e.test_restart_recovery import read_note, write_note
 from tests.e2e.test_terminal import wait_for_screen
 from tools.cluster import SingleServer
-from tools.student_client import Student
 
 pytestmark = [pytest.mark.docker]
 
@@ -92,15 +90,7 @@ def test_a_killed_server_whose_terminal_is_gone_too_restores_the_saved_work(tmp_
     monkeypatch.setenv("SANDBOX_WORKSPACE_SAVE_SECONDS", "1")
     server = SingleServer(tmp_path, database=tmp_path / "class.sqlite3").start()
     try:
-
-        async def before() -> None:
-            student = Student(server.url, "restart-worker")
-            await student.sign_up()
-            await terminal(student, "echo kept-$((6*7)) > /work/notes; echo saved\r", "saved")
-            (tmp_path / "cookies.json").write_text(json.dumps(dict(student.http.cookies)))
-            await student.close()
-
-        run_apart(before)
+        write_note(server, tmp_path, "restart-worker", "kept-$((6*7))")
         # The periodic save (typed in, a second since the last save) writes the tar.
         deadline = time.monotonic() + 20
         while not list((tmp_path / "workspaces").glob("u*.tar")):
@@ -113,15 +103,7 @@ def test_a_killed_server_whose_terminal_is_gone_too_restores_the_saved_work(tmp_
             engine.remove(container.id)
         server.start()
 
-        async def after() -> str:
-            student = Student(server.url, "restart-worker")
-            student.http.cookies.update(json.loads((tmp_path / "cookies.json").read_text()))
-            try:
-                return await terminal(student, "cat /work/notes; echo read-$((1+1))\r", "read-2")
-            finally:
-                await student.close()
-
-        shown = run_apart(after)
+        shown = read_note(server, tmp_path, "restart-worker")
         assert "kept-42" in shown and "이어서 열었어요" in shown
     finally:
         server.stop()
@@ -143,15 +125,7 @@ def test_a_clean_stop_saves_the_work_for_a_terminal_lost_while_down(shape, tmp_p
         server = Cluster(tmp_path / "cluster").start()
         follower = "supervisor"
     try:
-
-        async def before() -> None:
-            student = Student(server.url, "stop-worker")
-            await student.sign_up()
-            await terminal(student, "echo clean-$((6*7)) > /work/notes; echo saved\r", "saved")
-            (tmp_path / "cookies.json").write_text(json.dumps(dict(student.http.cookies)))
-            await student.close()
-
-        run_apart(before)
+        write_note(server, tmp_path, "stop-worker", "clean-$((6*7))")
         assert not list((tmp_path / "workspaces").glob("u*.tar"))
         server.stop_process(follower, signal.SIGTERM)
         assert list((tmp_path / "workspaces").glob("u*.tar")), server.log(follower)[-2000:]
@@ -162,15 +136,7 @@ def test_a_clean_stop_saves_the_work_for_a_terminal_lost_while_down(shape, tmp_p
         else:
             server.start_supervisor()
 
-        async def after() -> str:
-            student = Student(server.url, "stop-worker")
-            student.http.cookies.update(json.loads((tmp_path / "cookies.json").read_text()))
-            try:
-                return await terminal(student, "cat /work/notes; echo read-$((1+1))\r", "read-2")
-            finally:
-                await student.close()
-
-        shown = run_apart(after)
+        shown = read_note(server, tmp_path, "stop-worker")
         assert "clean-42" in shown and "이어서 열었어요" in shown
     finally:
         server.stop()
