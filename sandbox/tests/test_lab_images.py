@@ -5,14 +5,14 @@ import shutil
 
 import pytest
 
-from sandbox import engine, images
+from sandbox import engine, images, lab_images
 
 pytestmark = pytest.mark.docker
 
 
 def test_an_image_built_from_other_inputs_is_not_up_to_date(tmp_path, monkeypatch):
     folder = tmp_path / "web"
-    shutil.copytree(images.IMAGES_DIR / "web", folder)
+    shutil.copytree(lab_images.IMAGES_DIR / "web", folder)
     tag = f"baeum-test/fingerprint-{tmp_path.name}".lower()
     monkeypatch.setitem(images.LAB_IMAGES, tag, (folder, {"VERSION": "v1"}))
     try:

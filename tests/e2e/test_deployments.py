@@ -68,7 +68,7 @@ async def scenario(first: SingleServer, second: SingleServer) -> None:
         pressed = await student.press_run(SLUG, EXERCISE, COUNTING)
         assert pressed.run_id, pressed.refused
         reading = asyncio.create_task(student.read_run(pressed, 0, timeout=60))
-        for _ in range(100):  # two waiting, and the one the counting run took (still labelled)
+        for _ in range(300):  # two waiting, and the one the counting run took (still labelled)
             if len(pool_containers(first.namespace)) >= 3:
                 break
             await asyncio.sleep(0.2)

@@ -28,7 +28,9 @@ async def scenario(cluster: Cluster) -> None:
         second.http.cookies.update(first.http.cookies)
         await second.open_lesson(SLUG)
         for round_ in range(ROUNDS):
-            command = f"echo round {round_}; sleep 1"
+            # Alive for 3 s: both presses land while it lives, even on a loaded 2-core machine
+            # (with 1 s, a press delayed past the run's end rightly started a second one).
+            command = f"echo round {round_}; sleep 3"
             pressed = await asyncio.gather(
                 first.press_run(SLUG, EXERCISE, command), second.press_run(SLUG, EXERCISE, command)
             )
