@@ -62,8 +62,11 @@ class OutputPipe:
 
     async def take(self, timeout: float) -> tuple[bytes, int, bool]:
         """Wait up to `timeout` seconds for output; return (bytes, dropped, end of stream)."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # lands as the event fires (the relay's task then went on, "cancelling", for ever).
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
         with self._lock:
             data, dropped, eof = b"".join(self._chunks), self._dropped, self._eof
             self._chunks, self._size, self._dropped = [], 0, 0

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # Frames to the browser: at most one per FRAME_SECONDS per pane, at most FRAME_BYTES each.
 FRAME_SECONDS = 0.05
+# A live run with no run log yet may be one another web worker created a moment ago and is
+# handing over now (the log begins just after the row): younger than this, a press joins it.
+HAND_OVER_SECONDS = 10
 FRAME_BYTES = 64 * 1024
 
 ENGINE_DOWN_MESSAGE = gettext_lazy(
@@ -189,10 +192,10 @@ async def start_run(spec: RunSpec, *, queue: bool = False) -> Run | QueuedRun:
     async with _start_lock():
         existing = await _live_run_of(spec)
         if existing is not None:
-            if await _followed(str(existing.id)):
+            if await _followed(str(existing.id)) or _being_handed_over(existing):
                 existing.joined_existing = True
                 return existing
-            # Marked live, but no run log: a process that was following it is gone.
+            # Marked live, no run log, and too old to be on its way: its follower is gone.
             await _fail_unstarted(existing, _("이 실행은 이어서 볼 수 없어요. 다시 실행해 주세요."))
         if queue and (entry := await runqueue.queued_of(spec.owner_id, spec.label)):
             entry.joined_existing = True
@@ -238,6 +241,12 @@ async def _live_run_of(spec: RunSpec) -> Run | None:
         .order_by("-created_at")
         .afirst()
     )
+
+
+def _being_handed_over(run: Run) -> bool:
+    """Created a moment ago: its log may not have begun yet (another worker is between the two
+    steps of a press); failing it as lost, as an older one is, started a second run."""
+    return (timezone.now() - run.created_at).total_seconds() < HAND_OVER_SECONDS
 
 
 async def _followed(run_id: str) -> bool:

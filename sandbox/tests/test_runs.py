@@ -1,9 +1,11 @@
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 from channels.layers import get_channel_layer
 from django.test import override_settings
+from django.utils import timezone
 
 from sandbox import engine, runs
 from sandbox.models import Run
@@ -181,6 +183,23 @@ async def test_two_quick_presses_start_one_run(alice):
     assert first.pk == second.pk
     assert {first.joined_existing, second.joined_existing} == {False, True}
     assert await Run.objects.filter(owner=alice).acount() == 1
+
+
+async def test_a_press_joins_a_run_another_worker_is_handing_over_and_replaces_a_lost_one(alice):
+    # Another worker's press, between its two steps: the row is there, its run log not yet.
+    handing = await Run.objects.acreate(
+        owner=alice, label="test", image="baeum/lab", command="x", timeout_seconds=20
+    )
+    joined = await runs.start_run(spec(alice, "echo mine"))
+    assert joined.pk == handing.pk and joined.joined_existing
+    # The same, long past a hand-over: its follower is gone, so the press fails it and starts anew.
+    old = timezone.now() - timedelta(seconds=runs.HAND_OVER_SECONDS + 1)
+    await Run.objects.filter(pk=handing.pk).aupdate(created_at=old)
+    fresh = await runs.start_run(spec(alice, "echo mine"))
+    await runs.wait_for_all()
+    assert fresh.pk != handing.pk and not fresh.joined_existing
+    lost = await Run.objects.aget(pk=handing.pk)
+    assert lost.state == Run.State.FAILED and "다시 실행" in lost.message
 
 
 async def test_the_server_wide_quota_holds(alice, bob):
