@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from sandbox import runs
+from sandbox import runs, supervisor
 from sandbox.models import Run
 
 
@@ -25,3 +27,23 @@ async def run_to_end(owner, command: str, **kwargs) -> Run:
     run = await runs.start_run(spec(owner, command, **kwargs))
     await asyncio.wait_for(runs.wait_for_all(), timeout=90)
     return await Run.objects.aget(pk=run.pk)
+
+
+@asynccontextmanager
+async def separate_supervisor() -> AsyncIterator[None]:
+    """`manage.py sandbox_supervisor`'s loop, in this process (SANDBOX_SUPERVISOR=separate and
+    Redis set by the test): entered once its heartbeat is seen, stopped on the way out."""
+    stop = asyncio.Event()
+    serving = asyncio.create_task(supervisor.serve(stop))
+    try:
+        for _ in range(50):
+            supervisor._seen_alive_at = 0.0
+            try:
+                await supervisor._require_supervisor()
+                break
+            except supervisor.SupervisorUnavailable:
+                await asyncio.sleep(0.1)
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, timeout=10)

@@ -15,6 +15,7 @@ from channels.layers import channel_layers
 
 from sandbox import engine, runlog, supervisor
 from sandbox.runs import Pane
+from sandbox.tests.helpers import separate_supervisor
 from tools.cluster import free_port, wait_for_port
 
 
@@ -139,16 +140,7 @@ async def test_the_separate_supervisor_answers_over_the_channel_layer(redis_url,
     with pytest.raises(supervisor.SupervisorUnavailable):
         await supervisor.ask("test.echo", word="ab")  # nobody beats yet: refused at once
 
-    stop = asyncio.Event()
-    serving = asyncio.create_task(supervisor.serve(stop))
-    try:
-        for _ in range(50):
-            supervisor._seen_alive_at = 0.0
-            try:
-                await supervisor._require_supervisor()
-                break
-            except supervisor.SupervisorUnavailable:
-                await asyncio.sleep(0.1)
+    async with separate_supervisor():
         assert await supervisor.ask("test.echo", word="ab") == "abab"
         with pytest.raises(engine.EngineError, match="refused"):
             await supervisor.ask("test.echo", word="refuse")
@@ -161,9 +153,6 @@ async def test_the_separate_supervisor_answers_over_the_channel_layer(redis_url,
                 break
             await asyncio.sleep(0.05)
         assert told[-2:] == ["first", "second"]
-    finally:
-        stop.set()
-        await asyncio.wait_for(serving, timeout=10)
     # A clean stop takes the heartbeat with it: the next press is refused at once.
     supervisor._seen_alive_at = 0.0
     with pytest.raises(supervisor.SupervisorUnavailable):

@@ -8,8 +8,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from sandbox import playgrounds, supervisor, terminal_time
+from sandbox import playgrounds, terminal_time
 from sandbox.models import Playground, TerminalExtension
+from sandbox.tests.helpers import separate_supervisor
 from sandbox.tests.test_scale_out import redis_url  # noqa: F401 (a fixture)
 from sandbox.tests.test_terminal import Screen
 
@@ -124,16 +125,7 @@ async def test_with_the_separate_supervisor_the_supervisor_decides(
 ):
     settings.SANDBOX_SUPERVISOR = "separate"
     settings.SANDBOX_PLAYGROUND_SECONDS = 4
-    stop = asyncio.Event()
-    serving = asyncio.create_task(supervisor.serve(stop))
-    try:
-        for _ in range(50):
-            supervisor._seen_alive_at = 0.0
-            try:
-                await supervisor._require_supervisor()
-                break
-            except supervisor.SupervisorUnavailable:
-                await asyncio.sleep(0.1)
+    async with separate_supervisor():
         screen = Screen(alice)
         hello = await screen.open()
         extended = await _extend(screen)
@@ -144,6 +136,3 @@ async def test_with_the_separate_supervisor_the_supervisor_decides(
         await asyncio.sleep(max(0, hello["expires_at"] - timezone.now().timestamp()) + 0.3)
         assert await playgrounds.expire_due() == 0 and alice.pk in playgrounds.LIVE
         await screen.close()
-    finally:
-        stop.set()
-        await asyncio.wait_for(serving, timeout=10)

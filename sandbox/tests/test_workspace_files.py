@@ -13,7 +13,8 @@ import pytest
 from django.test import AsyncClient
 from django.urls import reverse
 
-from sandbox import engine, playgrounds, supervisor, workspace_files
+from sandbox import engine, playgrounds, workspace_files
+from sandbox.tests.helpers import separate_supervisor
 from sandbox.tests.test_scale_out import redis_url  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -295,16 +296,7 @@ async def test_with_the_separate_supervisor_files_travel_in_pieces(
     settings,
 ):
     settings.SANDBOX_SUPERVISOR = "separate"
-    stop = asyncio.Event()
-    serving = asyncio.create_task(supervisor.serve(stop))
-    try:
-        for _ in range(50):
-            supervisor._seen_alive_at = 0.0
-            try:
-                await supervisor._require_supervisor()
-                break
-            except supervisor.SupervisorUnavailable:
-                await asyncio.sleep(0.1)
+    async with separate_supervisor():
         client = await signed_in(alice)
         response = await upload(client, b"x\n")
         assert response.status_code == 409 and "터미널을 먼저" in text(response)
@@ -317,6 +309,3 @@ async def test_with_the_separate_supervisor_files_travel_in_pieces(
         response = await client.get(ARCHIVE)
         with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as archive:
             assert archive.extractfile("./cap.bin").read() == blob
-    finally:
-        stop.set()
-        await asyncio.wait_for(serving, timeout=10)
