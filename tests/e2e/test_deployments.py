@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.docker]
 
 SLUG = "docker-01-what-is-a-container"
 EXERCISE = "my-hostname"  # editable: the test gives it a command of its own
-LINES = 8
+LINES = 20  # long enough that the second deployment reaps while it runs, on a loaded machine
 COUNTING = f'for i in $(seq 1 {LINES}); do echo "line $i"; sleep 1; done'
 
 
@@ -54,6 +54,16 @@ def pool_containers(namespace: str) -> set[str]:
     return {c.id for c in engine.labelled_containers(namespace) if c.run_id.startswith("pool-")}
 
 
+async def wait_for_pool(namespace: str, count: int) -> set[str]:
+    try:
+        async with asyncio.timeout(60):
+            while len(warm := pool_containers(namespace)) < count:
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"the first deployment's pool did not reach {count}") from None
+    return warm
+
+
 async def scenario(first: SingleServer, second: SingleServer) -> None:
     student = Student(first.url, "isolated")
     await student.sign_up()
@@ -65,21 +75,21 @@ async def scenario(first: SingleServer, second: SingleServer) -> None:
         assert await terminal.echoes("before")
         # The first press warms the pool (it fills in the background behind a take).
         assert (await student.run_to_end(SLUG, EXERCISE, "echo warm-up")).text == "warm-up\n"
+        # Wait for both warm containers before the counting press, so that it takes one of them
+        # (on a loaded machine the fill can still be under way, and the press would start cold).
+        await wait_for_pool(first.namespace, 2)
         pressed = await student.press_run(SLUG, EXERCISE, COUNTING)
         assert pressed.run_id, pressed.refused
-        reading = asyncio.create_task(student.read_run(pressed, 0, timeout=60))
-        for _ in range(300):  # two waiting, and the one the counting run took (still labelled)
-            if len(pool_containers(first.namespace)) >= 3:
-                break
-            await asyncio.sleep(0.2)
-        warm = pool_containers(first.namespace)
-        assert len(warm) >= 3, "the first deployment's pool did not warm"
+        reading = asyncio.create_task(student.read_run(pressed, 0, timeout=90))
+        # Two waiting, and the one the counting run took (still labelled).
+        warm = await wait_for_pool(first.namespace, 3)
 
         # A second deployment (its own database) starts on the same engine and reaps: at
         # start-up, then every second for a few rounds.
         second.start()
         await asyncio.sleep(3.5)
         assert second.namespace != first.namespace
+        assert not reading.done(), "the counting run ended before the second deployment reaped"
 
         run = await reading
         assert run.text == "".join(f"line {i}\n" for i in range(1, LINES + 1)), run.text
