@@ -63,6 +63,10 @@ def sandbox_namespace(tmp_path_factory):
     os.environ["SANDBOX_WORKSPACE_DIR"] = str(workspaces)
     # Tests take the cold path unless they ask for the pool (and drain it when done).
     settings.SANDBOX_POOL_SIZE = 0
+    # Terminals without kubectl unless a test asks (the kubectl tests, with a cluster): the other
+    # terminal tests need neither the cluster nor its gate (here and in servers tests start).
+    settings.SANDBOX_TERMINAL_KUBECTL = False
+    os.environ["SANDBOX_TERMINAL_KUBECTL"] = "0"
     yield settings.SANDBOX_NAMESPACE
     # Whatever the tests did, they must leave nothing behind on the engine.
     if engine.ping():

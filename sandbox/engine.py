@@ -13,7 +13,7 @@ import io
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
@@ -44,7 +44,9 @@ def hardening(
 
     Every container the project starts is created with exactly these options. `memory` may only
     lower the project's limit for one exercise, never raise it. `network` may only name a run's
-    own internal network (see create_run_network); without it there is no network at all.
+    own internal network (create_run_network) or a playground's (create_private_network); the
+    one exception is the project's own gate, which runs no student input and forwards one port
+    to the API server (kube_gate, on its uplink). Without it there is no network at all.
     `workspace_bytes` (a terminal's persistent /work, SANDBOX_WORKSPACE_BYTES) sizes the /work
     tmpfs, and the memory limit grows by exactly as much: tmpfs pages are charged to the
     container's memory, so a full /work must not leave the shell less than other sandboxes get.
@@ -266,6 +268,49 @@ def create_run_network(run_id: str) -> str:
             labels=_labels(run_id),
         )
     return name
+
+
+def create_private_network(name: str, run_id: str, subnets: Iterable[str]) -> str:
+    """Like create_run_network (internal, no host address), but on the first of `subnets` that
+    is free: the engine's default address pools hold only about thirty networks, too few for a
+    network per student. Two deployments on one engine simply skip each other's subnets."""
+    with _engine_call() as client:
+        for subnet in subnets:
+            pool = docker.types.IPAMPool(subnet=subnet)
+            try:
+                client.networks.create(
+                    name,
+                    driver="bridge",
+                    internal=True,
+                    options={"com.docker.network.bridge.inhibit_ipv4": "true"},
+                    ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+                    labels=_labels(run_id),
+                )
+                return name
+            except APIError as error:
+                if "overlap" not in str(error).lower():
+                    raise
+    raise EngineError(f"no free subnet for network {name}")
+
+
+def ensure_uplink_network(name: str, run_id: str) -> str:
+    """A plain bridge (not internal) for the project's own gate containers, which forward to
+    one fixed address on the host: never a student's container. Made if missing; its gateway
+    address (the host, as the gates see it) is returned."""
+    with _engine_call() as client:
+        try:
+            network = client.networks.get(name)
+        except NotFound:
+            try:
+                network = client.networks.create(name, driver="bridge", labels=_labels(run_id))
+            except APIError:  # made meanwhile by another request
+                network = client.networks.get(name)
+        return network.attrs["IPAM"]["Config"][0]["Gateway"]
+
+
+def connect_network(name: str, container_id: str, aliases: list[str]) -> None:
+    with _engine_call() as client:
+        client.api.connect_container_to_network(container_id, name, aliases=aliases)
 
 
 def remove_network(name: str) -> None:

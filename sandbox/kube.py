@@ -244,7 +244,14 @@ def student_token(owner_id: int, seconds: int = TOKEN_SECONDS) -> str:
     return answer.status.token
 
 
-def student_kubeconfig(owner_id: int, server: str | None = None) -> str:
+def api_server() -> str:
+    """The API server's URL, as the admin kubeconfig names it."""
+    return _admin().configuration.host
+
+
+def student_kubeconfig(
+    owner_id: int, server: str | None = None, seconds: int = TOKEN_SECONDS
+) -> str:
     """A kubeconfig for the student's ServiceAccount in their namespace: the cluster's CA, the
     API server's address (`server`, or the admin's), a fresh token; the namespace as default."""
     api = _admin()
@@ -252,7 +259,7 @@ def student_kubeconfig(owner_id: int, server: str | None = None) -> str:
     with open(api.configuration.ssl_ca_cert, "rb") as ca_file:
         ca = base64.b64encode(ca_file.read()).decode()
     namespace = namespace_name(owner_id)
-    token = student_token(owner_id)
+    token = student_token(owner_id, seconds)
     return (
         "apiVersion: v1\nkind: Config\n"
         f"clusters:\n- name: baeum\n  cluster:\n    server: {server}\n"

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks, supervisor, workspaces
+from sandbox import engine, hooks, kube_gate, supervisor, workspaces
 from sandbox.models import Playground, Workspace
 from sandbox.pipe import OutputPipe
 
@@ -63,9 +63,12 @@ class LivePlayground:
     # Typed in since /work was last saved, and when that was (SANDBOX_WORKSPACE_SAVE_SECONDS).
     typed: bool = False
     saved: float = field(default_factory=time.monotonic)
-    # Set once /work holds what was saved: keystrokes, checks and saves wait for it, so the
-    # open itself does not (the restore runs while the tab draws the first screen).
+    # Set once /work holds what was saved (and kubectl has its kubeconfig): keystrokes, checks
+    # and saves wait for it, so the open itself does not (this runs while the tab draws the
+    # first screen).
     restored: asyncio.Event = field(default_factory=asyncio.Event)
+    # With kubectl (a gate to the cluster, see kube_gate): when its kubeconfig was last written.
+    kubeconfig_at: float | None = None
 
     @property
     def id(self) -> str:
@@ -107,6 +110,10 @@ RESUMED_NOTE = gettext_lazy(
     "[이어서 열었어요: 새 셸이지만 /work는 지난 세션({saved}에 저장)의 것 그대로예요. "
     "지난 화면은 ‘지난 세션 기록 보기’에서 볼 수 있어요.]"
 )
+KUBECTL_UNAVAILABLE = gettext_lazy(
+    "지금은 이 터미널에서 kubectl을 쓸 수 없어요(클러스터가 응답하지 않아요). "
+    "잠시 뒤 터미널을 다시 열거나 선생님께 알려 주세요."
+)
 RESET_REASON = gettext_lazy(
     "작업 공간(/work)을 비웠어요. 터미널 열기를 누르면 빈 /work로 새로 열려요."
 )
@@ -120,6 +127,19 @@ def group_name(owner_id) -> str:
 def held_container_ids() -> set[str]:
     held = {live.playground.container_id for live in list(LIVE.values())}
     return held | {adopted.playground.container_id for adopted in list(ADOPTED.values())}
+
+
+def run_id(playground: Playground) -> str:
+    """The label of everything a playground made: its container, and its gate and network."""
+    return f"pg-{playground.id}"
+
+
+def held_run_ids() -> set[str]:
+    """Labels the reaper spares: live and adopted playgrounds' (their gates and networks), and
+    the gates' uplink while any playground lives."""
+    held = {run_id(live.playground) for live in list(LIVE.values())}
+    held |= {run_id(adopted.playground) for adopted in list(ADOPTED.values())}
+    return held | {kube_gate.UPLINK_RUN_ID} if held or kube_gate.opening() else held
 
 
 async def open_for(owner_id: int) -> LivePlayground:
@@ -154,15 +174,30 @@ async def _start(owner_id: int) -> LivePlayground:
         owner_id=owner_id,
         expires_at=timezone.now() + timedelta(seconds=settings.SANDBOX_PLAYGROUND_SECONDS),
     )
+    image, environment, network, kube_note = "baeum/lab", ENVIRONMENT, None, ""
+    if await asyncio.to_thread(kube_gate.available):
+        try:
+            gate = await asyncio.to_thread(kube_gate.open_gate, run_id(playground), owner_id)
+        except Exception as error:  # the cluster or the engine refused: a terminal all the same
+            log.warning("playground %s: no kubectl (%s)", playground.id, error)
+            kube_note = str(KUBECTL_UNAVAILABLE)
+        else:
+            image, network = settings.KUBERNETES_TERMINAL_IMAGE, gate.network
+            environment = ENVIRONMENT + kube_gate.ENVIRONMENT
     spec = engine.ContainerSpec(
-        "baeum/lab",
+        image,
         SHELL,
-        f"pg-{playground.id}",
+        run_id(playground),
         tty=True,
-        environment=ENVIRONMENT,
+        environment=environment,
         workspace_bytes=workspaces.cap(),
+        network=network,
     )
-    container_id = await asyncio.to_thread(engine.create_container, spec)
+    try:
+        container_id = await asyncio.to_thread(engine.create_container, spec)
+    except Exception:
+        await asyncio.to_thread(kube_gate.close_gate, run_id(playground))
+        raise
     playground.container_id = container_id
     await playground.asave(update_fields=["container_id"])
     try:
@@ -170,9 +205,11 @@ async def _start(owner_id: int) -> LivePlayground:
         await asyncio.to_thread(engine.start, container_id)
         saved = await asyncio.to_thread(workspaces.saved, owner_id)
     except Exception:
-        await asyncio.to_thread(engine.remove, container_id)
+        await asyncio.to_thread(_remove, playground)
         raise
     live = LivePlayground(playground, stream)
+    if kube_note:
+        live.remember(f"\r\n[{kube_note}]\r\n")
     # Before the relay reads anything, so the note comes first in the scrollback.
     if saved.saved_at is not None:
         at = timezone.localtime(saved.saved_at)
@@ -183,27 +220,61 @@ async def _start(owner_id: int) -> LivePlayground:
     LIVE[owner_id] = live
     loop = asyncio.get_running_loop()
     live.relay = loop.create_task(_relay(live))
-    if saved.saved_at is not None:
-        loop.create_task(_restore(live))
+    if saved.saved_at is not None or network:
+        loop.create_task(_prepare(live, restore=saved.saved_at is not None, kubectl=bool(network)))
     else:
         live.restored.set()
     _ensure_supervisor()
     return live
 
 
-async def _restore(live: LivePlayground) -> None:
-    """The saved /work into the new playground, while its first screen is drawn."""
+async def _prepare(live: LivePlayground, restore: bool, kubectl: bool) -> None:
+    """The saved /work into the new playground, and kubectl's kubeconfig, while its first
+    screen is drawn."""
+    messages = []
     try:
-        message = await workspaces.restore(live.playground.owner_id, live.playground.container_id)
+        if kubectl and not await _write_kubeconfig(live):
+            messages.append(str(KUBECTL_UNAVAILABLE))
+        if restore:
+            message = await workspaces.restore(
+                live.playground.owner_id, live.playground.container_id
+            )
+            if message:
+                messages.append(message)
     except Exception as error:  # the engine away: the tar is kept for the next open
         log.warning("playground %s: workspace not restored (%s)", live.id, error)
-        message = _(
-            "/work를 되살리지 못했어요. 저장된 /work는 그대로 있어요. 터미널을 다시 열어 주세요."
+        messages.append(
+            _("/work를 되살리지 못했어요. 저장된 /work는 그대로 있어요. 터미널을 다시 열어 주세요.")
         )
     finally:
         live.restored.set()
-    if message:
+    for message in messages:
         await _say(live, message)
+
+
+async def _write_kubeconfig(live: LivePlayground) -> bool:
+    """A fresh token in the terminal's kubeconfig; False (logged) if the cluster or the engine
+    refused."""
+    playground = live.playground
+    try:
+        await asyncio.to_thread(
+            kube_gate.write_kubeconfig, playground.container_id, playground.owner_id
+        )
+    except Exception as error:
+        log.warning("playground %s: kubeconfig not written (%s)", live.id, error)
+        return False
+    live.kubeconfig_at = time.monotonic()
+    return True
+
+
+async def renew_kubeconfigs() -> int:
+    """Renew the token of every live terminal with kubectl once half of its life has passed."""
+    renewed = 0
+    for live in list(LIVE.values()):
+        age = time.monotonic() - (live.kubeconfig_at or time.monotonic())
+        if live.kubeconfig_at is not None and age >= kube_gate.TOKEN_SECONDS / 2:
+            renewed += await _write_kubeconfig(live)
+    return renewed
 
 
 async def _adopt(adopted: Adopted) -> LivePlayground | None:
@@ -408,6 +479,7 @@ def _remove(playground: Playground) -> None:
             engine.remove(playground.container_id)
         except (engine.EngineError, engine.EngineUnavailable) as error:
             log.warning("playground %s: container left for the reaper (%s)", playground.id, error)
+    kube_gate.close_gate(run_id(playground))
 
 
 def _tell_dashboards(owner_id: int) -> None:
@@ -424,6 +496,8 @@ async def end_all() -> None:
         if (adopted := ADOPTED.pop(owner_id, None)) is not None:
             await _save_adopted(adopted.playground)
             await _close(adopted.playground, _("서버가 터미널을 정리했어요."))
+    if not LIVE and not ADOPTED:
+        await asyncio.to_thread(kube_gate.remove_uplink)
 
 
 async def save_all() -> None:
@@ -525,6 +599,7 @@ async def _supervise() -> None:
         try:
             await expire_due()
             await save_due()
+            await renew_kubeconfigs()
         except Exception:
             log.exception("playground supervisor")
 

@@ -33,7 +33,7 @@ def reap_orphans(grace_seconds: float = 0) -> int:
     warm container being handed to a run is, for a moment, in neither the pool nor the run.
     """
     listed = engine.labelled_containers()
-    followed = set(runs.LIVE) | orchestra.held_ids()
+    followed = set(runs.LIVE) | orchestra.held_ids() | playgrounds.held_run_ids()
     held = pool.held_container_ids() | playgrounds.held_container_ids()
     for live in list(runs.LIVE.values()):
         held.update(live.made.containers)  # warm containers carry their pool's label

@@ -219,6 +219,12 @@ KUBERNETES_KUBECONFIG = os.environ.get(
     "KUBERNETES_KUBECONFIG",
     KUBERNETES_DEFAULT_KUBECONFIG if os.path.exists(KUBERNETES_DEFAULT_KUBECONFIG) else "",
 )
+# kubectl in the terminal (sandbox/kube_gate.py): the terminal image with kubectl (built FROM
+# baeum/lab by `make kubernetes`), and the range the playgrounds' private networks take /29s
+# from (kept clear of the cluster's pod and service ranges and of the engine's own pools).
+KUBERNETES_TERMINAL_IMAGE = os.environ.get("KUBERNETES_TERMINAL_IMAGE", "baeum/kubectl")
+SANDBOX_TERMINAL_KUBECTL = os.environ.get("SANDBOX_TERMINAL_KUBECTL", "1") != "0"
+SANDBOX_KUBE_SUBNETS = os.environ.get("SANDBOX_KUBE_SUBNETS", "10.150.0.0/16")
 DOCKER_TIMEOUT_SECONDS = envint("DOCKER_TIMEOUT_SECONDS", 15)
 SANDBOX_MEMORY = os.environ.get("SANDBOX_MEMORY", "128m")
 SANDBOX_PIDS = envint("SANDBOX_PIDS", 64)

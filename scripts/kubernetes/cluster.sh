@@ -282,8 +282,25 @@ save_host_settings() {
   for d in /var/log/containers /var/log/pods /run/netns; do [ -e $d ] || echo "$d" >>"$STATE/host-created-dirs"; done
 }
 
+# baeum/kubectl: baeum/lab with this version's kubectl, the students' terminal image when a cluster
+# is configured (sandbox/kube_gate.py). Rebuilt when the version or baeum/lab changes.
+terminal_image() {
+  local lab want have ctx
+  lab=$(docker image inspect -f '{{.Id}}' baeum/lab:latest)
+  want="$K8S_VERSION $lab"
+  have=$(docker image inspect -f '{{index .Config.Labels "baeum.kubectl"}}' baeum/kubectl:latest 2>/dev/null || true)
+  [ "$have" = "$want" ] && return
+  ctx=$(mktemp -d)
+  cp "$BIN/kubectl" "$ctx/kubectl"
+  printf 'FROM baeum/lab:latest\nCOPY kubectl /usr/bin/kubectl\nLABEL baeum.kubectl="%s"\n' "$want" >"$ctx/Dockerfile"
+  docker build -q -t baeum/kubectl:latest "$ctx" >/dev/null
+  rm -rf "$ctx"
+  log "built baeum/kubectl (kubectl $K8S_VERSION on baeum/lab)"
+}
+
 start() {
   build
+  terminal_image
   local t0=$SECONDS
   mkdir -p "$STATE" "$RUN" "$LOGS" "$STATE/cni/net.d" "$STATE/pod-logs"
   save_host_settings
