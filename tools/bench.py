@@ -7,7 +7,8 @@ Engine measured in the same run on the same machine.
 - Baeum cold / warm: a signed-in browser's path through the whole stack — POST 실행, open the
   run's websocket, first output frame — against a live daphne server without and with the warm
   pool;
-- the pool's memory cost, and the server's memory before and after an output flood.
+- the pool's memory cost, and the server's memory before and after an output flood;
+- Kubernetes, when a cluster answers (tools/bench_kube.py).
 """
 
 from __future__ import annotations
@@ -479,6 +480,9 @@ def main() -> None:
             f"| {name} | {raw_median * 1000:.1f} | {median * 1000:.1f} | {p95 * 1000:.1f} "
             f"| {median / raw_median:.2f} |"
         )
+    from tools import bench_kube  # here: it imports this module's helpers
+
+    bench_kube.section()
 
 
 if __name__ == "__main__":
