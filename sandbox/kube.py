@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 
+import urllib3
 from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -136,7 +137,8 @@ def _call(what: str, function, *args, **kwargs):
     except ApiException as error:
         log.warning("kubernetes: %s: %s %s", what, error.status, error.reason)
         raise ClusterUnavailable(f"{what}: {error.status} {error.reason}") from error
-    except (OSError, ValueError) as error:  # the API server is away (urllib3's errors are OSErrors)
+    # The API server away: a refused connection ends as urllib3's MaxRetryError (not an OSError).
+    except (OSError, ValueError, urllib3.exceptions.HTTPError) as error:
         raise ClusterUnavailable(f"{what}: {error}") from error
 
 

@@ -122,6 +122,59 @@ def test_pod_security_refuses_what_would_reach_the_node(students, changes):
     assert "PodSecurity" in error.body or "Forbidden" in error.body
 
 
+def plain_pod(name: str, command: list[str], **spec) -> client.V1Pod:
+    """A pod as a beginner writes it: nothing about security."""
+    container = client.V1Container(name="main", image="baeum/web:v1", command=command)
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodSpec(containers=[container], **spec),
+    )
+
+
+def test_a_pod_that_says_nothing_about_security_gets_the_restricted_defaults(students):
+    alice, _ = students
+    core = client.CoreV1Api(kube.student_client(ALICE))
+    core.create_namespaced_pod(alice.name, plain_pod("plain", ["sh", "-c", "id -u; sleep 30"]))
+    try:
+        pod = wait_running(core, alice.name, "plain")
+        assert pod.spec.security_context.run_as_user == 1000
+        assert pod.spec.security_context.run_as_non_root is True
+        assert pod.spec.security_context.seccomp_profile.type == "RuntimeDefault"
+        container = pod.spec.containers[0].security_context
+        assert container.allow_privilege_escalation is False
+        assert container.capabilities.drop == ["ALL"]
+        assert core.read_namespaced_pod_log("plain", alice.name).strip() == "1000"
+        # A workload's pod template gets them too (Pod Security's warning then holds its peace).
+        apps = client.AppsV1Api(kube.student_client(ALICE))
+        template = client.V1PodTemplateSpec(
+            metadata=client.V1ObjectMeta(labels={"app": "web"}),
+            spec=plain_pod("", ["sleep", "30"]).spec,
+        )
+        made = apps.create_namespaced_deployment(
+            alice.name,
+            client.V1Deployment(
+                metadata=client.V1ObjectMeta(name="web"),
+                spec=client.V1DeploymentSpec(
+                    replicas=0,
+                    selector=client.V1LabelSelector(match_labels={"app": "web"}),
+                    template=template,
+                ),
+            ),
+        )
+        assert made.spec.template.spec.security_context.run_as_user == 1000
+        apps.delete_namespaced_deployment("web", alice.name)
+    finally:
+        core.delete_namespaced_pod("plain", alice.name, grace_period_seconds=0)
+
+
+def test_a_pod_that_says_it_wants_root_is_judged_as_written(students):
+    alice, _ = students
+    core = client.CoreV1Api(kube.student_client(ALICE))
+    root = plain_pod("root", ["id"], security_context=client.V1PodSecurityContext(run_as_user=0))
+    error = refused(core.create_namespaced_pod, alice.name, root)
+    assert "PodSecurity" in error.body and "runAsUser=0" in error.body
+
+
 def test_the_quota_and_the_limits_hold(students):
     alice, _ = students
     core = client.CoreV1Api(kube.student_client(ALICE))

@@ -84,11 +84,31 @@ async def test_a_student_types_kubectl_and_acts_as_themselves(alice, kubectl):
     assert nodes.exit_code != 0 and "Forbidden" in nodes.output
     other = await sh(alice, "kubectl get pods -n kube-system")
     assert other.exit_code != 0 and "Forbidden" in other.output
-    # Pod Security `restricted` refuses a pod that may run as root, for the student's own token.
+    # Pod Security `restricted` refuses a pod that asks to run as root, for the student's token.
     root = await sh(
-        alice, "kubectl run root --image=baeum/lab --image-pull-policy=Never -- sleep 60"
+        alice,
+        "kubectl run root --image=baeum/web:v1 "
+        """--overrides='{"spec":{"securityContext":{"runAsUser":0}}}' -- sleep 60""",
     )
     assert root.exit_code != 0 and "violates PodSecurity" in root.output, root.output
+
+
+async def test_a_deployment_made_from_the_terminal_rolls_out_without_a_word_on_security(
+    alice, kubectl
+):
+    await open_terminal(alice)
+    made = await sh(
+        alice,
+        "kubectl create deployment web --image=baeum/web:v1 --replicas=2 && "
+        "kubectl rollout status deployment/web --timeout=90s",
+        timeout=120,
+    )
+    assert made.exit_code == 0, made.output
+    assert "successfully rolled out" in made.output and "Warning" not in made.output
+    pods = await sh(alice, "kubectl get pods -l app=web --no-headers | grep -c Running")
+    assert pods.output.strip() == "2"
+    logs = await sh(alice, "kubectl logs deployment/web")
+    assert "web v1 listening on :8080" in logs.output
 
 
 async def test_the_terminal_reaches_the_api_server_and_nothing_else(alice, kubectl):

@@ -259,7 +259,13 @@ running() { [ -s "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; 
 
 launch() {  # launch NAME CMD...: detached, output to $LOGS/NAME.log, pid in $RUN/NAME.pid
   local name=$1; shift
+  # One that runs with another command line (this script changed its flags) is restarted.
+  if running "$name" && [ "$(cat "$RUN/$name.cmd" 2>/dev/null)" != "$*" ]; then
+    log "$name runs with other flags: restarting it"
+    stop_one "$name"
+  fi
   running "$name" && return
+  printf '%s' "$*" >"$RUN/$name.cmd"
   log "starting $name"
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name.pid"
@@ -298,6 +304,24 @@ terminal_image() {
   log "built baeum/kubectl (kubectl $K8S_VERSION on baeum/lab)"
 }
 
+# The lab images, from the engine into the cluster's containerd (never pulled: tagged ones run with
+# the default IfNotPresent). Imported again when the engine's copy changed (a rebuild).
+LAB_IMAGES=(baeum/lab:latest baeum/web:v1 baeum/web:v2 baeum/web:v2-broken)
+import_lab_images() {
+  local image id mark
+  mkdir -p "$STATE/images"
+  for image in "${LAB_IMAGES[@]}"; do
+    id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null) || { log "no $image in the engine: not imported"; continue; }
+    mark=$STATE/images/${image//[\/:]/_}.id
+    if [ "$(cat "$mark" 2>/dev/null)" != "$id" ] ||
+      ! ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "docker.io/$image"; then
+      docker save "$image" | ctr --address "$CONTAINERD_SOCK" -n k8s.io images import - >/dev/null
+      echo "$id" >"$mark"
+      log "imported $image"
+    fi
+  done
+}
+
 start() {
   build
   terminal_image
@@ -316,9 +340,7 @@ start() {
   if ! ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$PAUSE_IMAGE"; then
     ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$CACHE/images/pause.tar" >/dev/null
   fi
-  if ! ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx docker.io/baeum/lab:latest; then
-    docker save baeum/lab:latest | ctr --address "$CONTAINERD_SOCK" -n k8s.io images import - >/dev/null
-  fi
+  import_lab_images
 
   launch etcd etcd --name baeum --data-dir "$STATE/etcd" \
     --listen-client-urls "http://$ETCD_CLIENT" --advertise-client-urls "http://$ETCD_CLIENT" \
@@ -336,8 +358,10 @@ start() {
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
-    --allow-privileged=false --profiling=false
+    --allow-privileged=false --profiling=false \
+    --feature-gates MutatingAdmissionPolicy=true --runtime-config admissionregistration.k8s.io/v1beta1=true
   wait_for kube-apiserver 120 kubectl_admin get --raw /readyz
+  kubectl_admin apply -f "$HERE/templates/restricted-defaults.yaml" >/dev/null
 
   launch kube-controller-manager "$BIN/kube-controller-manager" \
     --kubeconfig "$STATE/controller-manager.kubeconfig" \
