@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import urllib3
@@ -81,6 +82,15 @@ CONTAINER_DEFAULTS = {
     "defaultRequest": {"cpu": "50m", "memory": "32Mi"},
     "max": {"cpu": "500m", "memory": "256Mi"},
 }
+
+
+# When the student last used their namespace (an opened or closed terminal with kubectl): the
+# reaper deletes namespaces unused for SANDBOX_KUBE_IDLE_SECONDS (expire_idle).
+USED_AT = "baeum.io/used-at"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class ClusterUnavailable(Exception):
@@ -153,8 +163,15 @@ def _provision(owner_id: int) -> StudentNamespace:
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
     networking = client.NetworkingV1Api(api)
     name, labels = namespace_name(owner_id), _labels(owner_id)
-    meta = client.V1ObjectMeta(name=name, labels=labels | POD_SECURITY)
-    _create(core.create_namespace, client.V1Namespace(metadata=meta))
+    meta = client.V1ObjectMeta(
+        name=name, labels=labels | POD_SECURITY, annotations={USED_AT: _now()}
+    )
+    try:
+        core.create_namespace(client.V1Namespace(metadata=meta))
+    except ApiException as error:
+        if error.status != 409:
+            raise
+        touch(owner_id)
     _create(
         core.create_namespaced_service_account,
         name,
@@ -314,6 +331,42 @@ def remove(owner_id: int) -> bool:
         return False
     _call("deleting a namespace", core.delete_namespace, name)
     return True
+
+
+def touch(owner_id: int) -> None:
+    """Mark the student's namespace as used now (it is spared by expire_idle)."""
+    patch = {"metadata": {"annotations": {USED_AT: _now()}}}
+    _call(
+        "marking a namespace used",
+        client.CoreV1Api(_admin()).patch_namespace,
+        namespace_name(owner_id),
+        patch,
+    )
+
+
+def expire_idle(idle_seconds: float, in_use: set[int]) -> int:
+    """Delete this deployment's student namespaces (and so their pods) unused for
+    `idle_seconds`, but never one whose owner has a terminal open now (`in_use`). A namespace
+    without the mark counts as used now: it gets one, and is judged by it next time."""
+    core = client.CoreV1Api(_admin())
+    found = _call(
+        "listing namespaces",
+        core.list_namespace,
+        label_selector=f"{DEPLOYMENT_LABEL}={settings.SANDBOX_NAMESPACE}",
+    )
+    oldest = datetime.now(UTC) - timedelta(seconds=idle_seconds)
+    removed = 0
+    for item in found.items:
+        owner = int(item.metadata.labels[OWNER_LABEL])
+        if owner in in_use or item.status.phase == "Terminating":
+            continue
+        used = (item.metadata.annotations or {}).get(USED_AT)
+        if used is None:
+            touch(owner)
+        elif datetime.fromisoformat(used) < oldest and remove(owner):
+            log.info("kubernetes: %s unused since %s, deleted", item.metadata.name, used)
+            removed += 1
+    return removed
 
 
 def remove_all() -> int:

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks, kube_gate, supervisor, workspaces
+from sandbox import engine, hooks, kube, kube_gate, supervisor, workspaces
 from sandbox.models import Playground, Workspace
 from sandbox.pipe import OutputPipe
 
@@ -431,6 +431,9 @@ async def end(live: LivePlayground, reason: str, save: bool = True) -> None:
     if LIVE.get(live.playground.owner_id) is live:
         del LIVE[live.playground.owner_id]
     live.stream.close()
+    if live.kubeconfig_at is not None:  # its namespace's idle time starts now
+        with suppress(Exception):
+            await asyncio.to_thread(kube.touch, live.playground.owner_id)
     if save or reason != str(RESET_REASON):
         await _save(live, with_work=save)
     with suppress(Exception):  # the channel layer (Redis) is away: tabs find out on reconnect

@@ -8,10 +8,22 @@ import threading
 import time
 from contextlib import suppress
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from sandbox import builds, engine, hosts, orchestra, playgrounds, pool, runlog, runs, workspaces
+from sandbox import (
+    builds,
+    engine,
+    hosts,
+    kube,
+    orchestra,
+    playgrounds,
+    pool,
+    runlog,
+    runs,
+    workspaces,
+)
 from sandbox.models import Run
 
 log = logging.getLogger(__name__)
@@ -128,10 +140,32 @@ def reap_everywhere(grace_seconds: float) -> None:
                 engine.remove_volumes()  # unused ones only: in-use volumes refuse removal
         except (engine.EngineUnavailable, engine.EngineError) as error:
             log.warning("reaper: engine %r unavailable (%s); will try again", endpoint, error)
+    in_use = set(playgrounds.LIVE) | set(playgrounds.ADOPTED)
     try:
-        workspaces.expire(in_use=set(playgrounds.LIVE) | set(playgrounds.ADOPTED))
+        workspaces.expire(in_use=in_use)
     except Exception:  # the database away: the next round tries again
         log.exception("reaper: expiring workspaces failed")
+    expire_namespaces(in_use)
+
+
+_namespaces_checked = 0.0
+NAMESPACES_EVERY_SECONDS = 60
+
+
+def expire_namespaces(in_use: set[int], force: bool = False) -> int:
+    """Students' namespaces unused for SANDBOX_KUBE_IDLE_SECONDS, deleted (at most once a
+    minute: one list call to the API server). A cluster that does not answer is tried again."""
+    global _namespaces_checked
+    if not kube.configured():
+        return 0
+    if not force and time.monotonic() - _namespaces_checked < NAMESPACES_EVERY_SECONDS:
+        return 0
+    _namespaces_checked = time.monotonic()
+    try:
+        return kube.expire_idle(settings.SANDBOX_KUBE_IDLE_SECONDS, in_use)
+    except kube.ClusterUnavailable as error:
+        log.warning("reaper: namespaces not expired (%s); will try again", error)
+        return 0
 
 
 def _reap_forever(interval: float, stop: threading.Event) -> None:

@@ -225,6 +225,8 @@ KUBERNETES_KUBECONFIG = os.environ.get(
 KUBERNETES_TERMINAL_IMAGE = os.environ.get("KUBERNETES_TERMINAL_IMAGE", "baeum/kubectl")
 SANDBOX_TERMINAL_KUBECTL = os.environ.get("SANDBOX_TERMINAL_KUBECTL", "1") != "0"
 SANDBOX_KUBE_SUBNETS = os.environ.get("SANDBOX_KUBE_SUBNETS", "10.150.0.0/16")
+# A student's namespace (and their pods) is deleted after this long without a terminal open.
+SANDBOX_KUBE_IDLE_SECONDS = envint("SANDBOX_KUBE_IDLE_SECONDS", 2 * 3600)
 DOCKER_TIMEOUT_SECONDS = envint("DOCKER_TIMEOUT_SECONDS", 15)
 SANDBOX_MEMORY = os.environ.get("SANDBOX_MEMORY", "128m")
 SANDBOX_PIDS = envint("SANDBOX_PIDS", 64)

@@ -223,3 +223,40 @@ def test_another_deployment_never_lists_or_removes_these_namespaces(students, se
     assert kube.remove_all() == 0
     settings.SANDBOX_NAMESPACE = ours
     assert {alice, bob} <= set(kube.namespaces())
+
+
+def test_namespaces_unused_for_long_are_deleted_and_no_others(students, settings):
+    from datetime import UTC, datetime, timedelta
+
+    from sandbox import reaper
+
+    alice, bob = students
+    carol, dave = 910003, 910004
+    kube.provision(carol)
+    kube.provision(dave)
+    ours = settings.SANDBOX_NAMESPACE
+    settings.SANDBOX_NAMESPACE = "another-deployment"
+    theirs = kube.provision(carol)  # the same owner id in another deployment
+    settings.SANDBOX_NAMESPACE = ours
+    core = client.CoreV1Api(kube._admin())
+    long_ago = (datetime.now(UTC) - timedelta(hours=3)).isoformat(timespec="seconds")
+    for name in (kube.namespace_name(carol), kube.namespace_name(dave), theirs.name):
+        core.patch_namespace(name, {"metadata": {"annotations": {kube.USED_AT: long_ago}}})
+    try:
+        # dave has a terminal open; alice and bob were used just now (provisioned).
+        assert reaper.expire_namespaces(in_use={dave}, force=True) == 1
+        assert reaper.expire_namespaces(in_use={dave}, force=True) == 0  # terminating: left
+        owners = {n.owner_id for n in kube.namespaces()}
+        phase = core.read_namespace(kube.namespace_name(carol)).status.phase
+        assert phase == "Terminating" or carol not in owners
+        assert {alice.owner_id, bob.owner_id, dave} <= owners
+        assert core.read_namespace(theirs.name).status.phase == "Active"
+        # Using it again marks it used now.
+        kube.touch(dave)
+        used = core.read_namespace(kube.namespace_name(dave)).metadata.annotations[kube.USED_AT]
+        assert datetime.fromisoformat(used) > datetime.now(UTC) - timedelta(minutes=1)
+    finally:
+        kube.remove(dave)
+        settings.SANDBOX_NAMESPACE = "another-deployment"
+        kube.remove(carol)
+        settings.SANDBOX_NAMESPACE = ours
