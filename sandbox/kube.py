@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 
 import urllib3
@@ -172,6 +172,8 @@ def _provision(owner_id: int) -> StudentNamespace:
         if error.status != 409:
             raise
         touch(owner_id)
+        if ASLEEP in (core.read_namespace(name).metadata.annotations or {}):
+            _wake(name)  # its workloads run again, as the student left them
     _create(
         core.create_namespaced_service_account,
         name,
@@ -334,7 +336,7 @@ def remove(owner_id: int) -> bool:
 
 
 def touch(owner_id: int) -> None:
-    """Mark the student's namespace as used now (it is spared by expire_idle)."""
+    """Mark the student's namespace as used now (expire_idle judges by it)."""
     patch = {"metadata": {"annotations": {USED_AT: _now()}}}
     _call(
         "marking a namespace used",
@@ -344,29 +346,84 @@ def touch(owner_id: int) -> None:
     )
 
 
-def expire_idle(idle_seconds: float, in_use: set[int]) -> int:
-    """Delete this deployment's student namespaces (and so their pods) unused for
-    `idle_seconds`, but never one whose owner has a terminal open now (`in_use`). A namespace
-    without the mark counts as used now: it gets one, and is judged by it next time."""
+@dataclass(frozen=True)
+class Expired:
+    slept: int  # namespaces whose pods were stopped
+    removed: int  # namespaces deleted
+
+
+def expire_idle(sleep_seconds: float, remove_seconds: float, in_use: set[int]) -> Expired:
+    """This deployment's student namespaces, never one whose owner has a terminal open now
+    (`in_use`): unused for `sleep_seconds`, their pods stop (sleep); unused for `remove_seconds`
+    (the /work's lifetime), they are deleted with all they hold. A namespace without the mark
+    counts as used now: it gets one, and is judged by it next time."""
     core = client.CoreV1Api(_admin())
     found = _call(
         "listing namespaces",
         core.list_namespace,
         label_selector=f"{DEPLOYMENT_LABEL}={settings.SANDBOX_NAMESPACE}",
     )
-    oldest = datetime.now(UTC) - timedelta(seconds=idle_seconds)
-    removed = 0
+    now = datetime.now(UTC)
+    slept = removed = 0
     for item in found.items:
         owner = int(item.metadata.labels[OWNER_LABEL])
         if owner in in_use or item.status.phase == "Terminating":
             continue
-        used = (item.metadata.annotations or {}).get(USED_AT)
-        if used is None:
+        annotations = item.metadata.annotations or {}
+        if (used := annotations.get(USED_AT)) is None:
             touch(owner)
-        elif datetime.fromisoformat(used) < oldest and remove(owner):
+            continue
+        idle = (now - datetime.fromisoformat(used)).total_seconds()
+        if idle >= remove_seconds and remove(owner):
             log.info("kubernetes: %s unused since %s, deleted", item.metadata.name, used)
             removed += 1
-    return removed
+        elif idle >= sleep_seconds and ASLEEP not in annotations:
+            _call("stopping pods", _sleep, item.metadata.name)
+            log.info("kubernetes: %s unused since %s, its pods stopped", item.metadata.name, used)
+            slept += 1
+    return Expired(slept, removed)
+
+
+# A namespace whose pods were stopped for idleness, and each workload's replicas before.
+ASLEEP = "baeum.io/asleep"
+REPLICAS_BEFORE = "baeum.io/replicas-before-sleep"
+
+
+def _sleep(namespace: str) -> None:
+    """Stop the pods, keep what the student declared: Deployments and StatefulSets scaled to 0
+    (their replicas kept in an annotation, given back by _wake), pods of their own deleted
+    (a bare pod cannot pause), Jobs and everything else left as they are."""
+    api = _admin()
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    for kind in ("deployment", "stateful_set"):
+        for workload in getattr(apps, f"list_namespaced_{kind}")(namespace).items:
+            replicas = workload.spec.replicas or 0
+            patch = {
+                "metadata": {"annotations": {REPLICAS_BEFORE: str(replicas)}},
+                "spec": {"replicas": 0},
+            }
+            if replicas:
+                getattr(apps, f"patch_namespaced_{kind}")(workload.metadata.name, namespace, patch)
+    for pod in core.list_namespaced_pod(namespace).items:
+        if not pod.metadata.owner_references:
+            core.delete_namespaced_pod(pod.metadata.name, namespace)
+    core.patch_namespace(namespace, {"metadata": {"annotations": {ASLEEP: _now()}}})
+
+
+def _wake(namespace: str) -> None:
+    """Give every workload _sleep scaled down its replicas back."""
+    api = _admin()
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    for kind in ("deployment", "stateful_set"):
+        for workload in getattr(apps, f"list_namespaced_{kind}")(namespace).items:
+            before = (workload.metadata.annotations or {}).get(REPLICAS_BEFORE)
+            if before is not None:
+                patch = {
+                    "metadata": {"annotations": {REPLICAS_BEFORE: None}},
+                    "spec": {"replicas": int(before)},
+                }
+                getattr(apps, f"patch_namespaced_{kind}")(workload.metadata.name, namespace, patch)
+    core.patch_namespace(namespace, {"metadata": {"annotations": {ASLEEP: None}}})
 
 
 def remove_all() -> int:

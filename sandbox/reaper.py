@@ -153,8 +153,9 @@ NAMESPACES_EVERY_SECONDS = 60
 
 
 def expire_namespaces(in_use: set[int], force: bool = False) -> int:
-    """Students' namespaces unused for SANDBOX_KUBE_IDLE_SECONDS, deleted (at most once a
-    minute: one list call to the API server). A cluster that does not answer is tried again."""
+    """Students' namespaces: unused for SANDBOX_KUBE_IDLE_SECONDS, their pods stopped; unused
+    for SANDBOX_WORKSPACE_DAYS (as /work), deleted. At most once a minute (one list call to the
+    API server); a cluster that does not answer is tried again. Returns how many changed."""
     global _namespaces_checked
     if not kube.configured():
         return 0
@@ -162,7 +163,10 @@ def expire_namespaces(in_use: set[int], force: bool = False) -> int:
         return 0
     _namespaces_checked = time.monotonic()
     try:
-        return kube.expire_idle(settings.SANDBOX_KUBE_IDLE_SECONDS, in_use)
+        done = kube.expire_idle(
+            settings.SANDBOX_KUBE_IDLE_SECONDS, settings.SANDBOX_WORKSPACE_DAYS * 86400, in_use
+        )
+        return done.slept + done.removed
     except kube.ClusterUnavailable as error:
         log.warning("reaper: namespaces not expired (%s); will try again", error)
         return 0

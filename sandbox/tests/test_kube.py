@@ -225,38 +225,80 @@ def test_another_deployment_never_lists_or_removes_these_namespaces(students, se
     assert {alice, bob} <= set(kube.namespaces())
 
 
-def test_namespaces_unused_for_long_are_deleted_and_no_others(students, settings):
+def test_idle_namespaces_sleep_then_go_and_no_others(students, settings):
+    """Unused for SANDBOX_KUBE_IDLE_SECONDS: the pods stop, the declarations stay, and the next
+    use brings them back; unused for SANDBOX_WORKSPACE_DAYS: the namespace goes. Never one with
+    a terminal open, never another deployment's."""
     from datetime import UTC, datetime, timedelta
 
     from sandbox import reaper
 
     alice, bob = students
-    carol, dave = 910003, 910004
-    kube.provision(carol)
-    kube.provision(dave)
+    carol, dave, erin = 910003, 910004, 910005
+    for owner in (carol, dave, erin):
+        kube.provision(owner)
     ours = settings.SANDBOX_NAMESPACE
     settings.SANDBOX_NAMESPACE = "another-deployment"
     theirs = kube.provision(carol)  # the same owner id in another deployment
     settings.SANDBOX_NAMESPACE = ours
     core = client.CoreV1Api(kube._admin())
-    long_ago = (datetime.now(UTC) - timedelta(hours=3)).isoformat(timespec="seconds")
-    for name in (kube.namespace_name(carol), kube.namespace_name(dave), theirs.name):
-        core.patch_namespace(name, {"metadata": {"annotations": {kube.USED_AT: long_ago}}})
+    apps = client.AppsV1Api(kube.student_client(erin))
+    erins = kube.namespace_name(erin)
+    template = client.V1PodTemplateSpec(
+        metadata=client.V1ObjectMeta(labels={"app": "web"}),
+        spec=plain_pod("", ["sleep", "300"], termination_grace_period_seconds=1).spec,
+    )
+    apps.create_namespaced_deployment(
+        erins,
+        client.V1Deployment(
+            metadata=client.V1ObjectMeta(name="web"),
+            spec=client.V1DeploymentSpec(
+                replicas=2,
+                selector=client.V1LabelSelector(match_labels={"app": "web"}),
+                template=template,
+            ),
+        ),
+    )
+    client.CoreV1Api(kube.student_client(erin)).create_namespaced_pod(
+        erins, plain_pod("bare", ["sleep", "300"], termination_grace_period_seconds=1)
+    )
+
+    def used(name: str, hours: float) -> None:
+        when = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
+        core.patch_namespace(name, {"metadata": {"annotations": {kube.USED_AT: when}}})
+
+    used(kube.namespace_name(carol), 24 * 30)  # a month: past the /work's 14 days
+    used(theirs.name, 24 * 30)
+    used(kube.namespace_name(dave), 24 * 30)
+    used(erins, 3)  # past the two idle hours
     try:
         # dave has a terminal open; alice and bob were used just now (provisioned).
-        assert reaper.expire_namespaces(in_use={dave}, force=True) == 1
-        assert reaper.expire_namespaces(in_use={dave}, force=True) == 0  # terminating: left
+        assert reaper.expire_namespaces(in_use={dave}, force=True) == 2  # carol gone, erin slept
+        assert reaper.expire_namespaces(in_use={dave}, force=True) == 0  # nothing more to do
         owners = {n.owner_id for n in kube.namespaces()}
         phase = core.read_namespace(kube.namespace_name(carol)).status.phase
         assert phase == "Terminating" or carol not in owners
-        assert {alice.owner_id, bob.owner_id, dave} <= owners
+        assert {alice.owner_id, bob.owner_id, dave, erin} <= owners
         assert core.read_namespace(theirs.name).status.phase == "Active"
-        # Using it again marks it used now.
-        kube.touch(dave)
-        used = core.read_namespace(kube.namespace_name(dave)).metadata.annotations[kube.USED_AT]
-        assert datetime.fromisoformat(used) > datetime.now(UTC) - timedelta(minutes=1)
+        asleep = apps.read_namespaced_deployment("web", erins)
+        assert asleep.spec.replicas == 0
+        assert asleep.metadata.annotations[kube.REPLICAS_BEFORE] == "2"
+        bare = client.CoreV1Api(kube._admin()).read_namespaced_pod("bare", erins)
+        assert bare.metadata.deletion_timestamp is not None
+        # Erin comes back: the workload runs as she left it, and the namespace is used now.
+        kube.provision(erin)
+        awake = apps.read_namespaced_deployment("web", erins)
+        assert awake.spec.replicas == 2 and kube.REPLICAS_BEFORE not in (
+            awake.metadata.annotations or {}
+        )
+        marks = core.read_namespace(erins).metadata.annotations
+        assert kube.ASLEEP not in marks
+        assert datetime.fromisoformat(marks[kube.USED_AT]) > datetime.now(UTC) - timedelta(
+            minutes=1
+        )
     finally:
         kube.remove(dave)
+        kube.remove(erin)
         settings.SANDBOX_NAMESPACE = "another-deployment"
         kube.remove(carol)
         settings.SANDBOX_NAMESPACE = ours
