@@ -6,6 +6,8 @@ import secrets
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
 from lessons.models import Classroom
 
@@ -35,6 +37,20 @@ def is_instructor(user) -> bool:
 
 def teaches(user, classroom: Classroom) -> bool:
     return user.is_authenticated and classroom.instructors.filter(pk=user.pk).exists()
+
+
+def taught_student(user, pk: int, student_id: int, refusal: str):
+    """The student `student_id` of class `pk`, if `user` teaches that class: Http404 for a class
+    or a student that is not there, PermissionDenied(`refusal`) for anyone else."""
+    classroom = Classroom.objects.filter(pk=pk).first()
+    if classroom is None:
+        raise Http404
+    if not teaches(user, classroom):
+        raise PermissionDenied(refusal)
+    student = classroom.students.filter(pk=student_id).first()
+    if student is None:
+        raise Http404
+    return student
 
 
 def teaches_student(user, student_id: int) -> bool:

@@ -23,6 +23,7 @@ urlpatterns = [
 from lessons import (  # noqa: E402
     build_views,
     class_extend_views,
+    class_kube_views,
     class_views,
     lab_views,
     warm_views,
@@ -70,6 +71,11 @@ urlpatterns += [
         name="class_add_instructor",
     ),
     path("classes/<int:pk>/export.csv", class_views.class_export, name="class_export"),
+    path(
+        "classes/<int:pk>/students/<int:student_id>/kubernetes/",
+        class_kube_views.class_student_kubernetes,
+        name="class_student_kubernetes",
+    ),
     path(
         "classes/<int:pk>/students/<int:student_id>/workspace/reset/",
         workspace_views.class_workspace_reset,

@@ -6,27 +6,14 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from lessons.classes import teaches
-from lessons.models import Classroom
+from lessons.classes import taught_student
 from sandbox import workspaces
 from sandbox.errors import EngineError, EngineUnavailable
-
-
-def _taught_student(user, pk: int, student_id: int):
-    classroom = Classroom.objects.filter(pk=pk).first()
-    if classroom is None:
-        raise Http404
-    if not teaches(user, classroom):
-        raise PermissionDenied(_("이 수업의 강사만 비울 수 있어요."))
-    student = classroom.students.filter(pk=student_id).first()
-    if student is None:
-        raise Http404
-    return student
 
 
 @require_POST
@@ -35,7 +22,8 @@ async def class_workspace_reset(request: HttpRequest, pk: int, student_id: int) 
     user = await request.auser()
     if not user.is_authenticated:
         raise PermissionDenied(_("이 수업의 강사만 비울 수 있어요."))
-    student = await sync_to_async(_taught_student)(user, pk, student_id)
+    refusal = _("이 수업의 강사만 비울 수 있어요.")
+    student = await sync_to_async(taught_student)(user, pk, student_id, refusal)
     name = student.get_username()
     if request.POST.get("confirm") != "yes":
         message = _("확인란에 표시해야 비울 수 있어요. 아무것도 지우지 않았어요.")

@@ -8,4 +8,4 @@ class SandboxConfig(AppConfig):
     def ready(self) -> None:
         # Modules that answer the supervisor's requests register their handlers on import; this
         # one is asked only by views, which the supervisor process never imports.
-        from sandbox import terminal_time, workspace_files  # noqa: F401
+        from sandbox import kube_objects, terminal_time, workspace_files  # noqa: F401

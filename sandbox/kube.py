@@ -426,6 +426,75 @@ def _wake(namespace: str) -> None:
     core.patch_namespace(namespace, {"metadata": {"annotations": {ASLEEP: None}}})
 
 
+APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+APPLIED_CHARS = 4000
+
+
+def student_objects(owner_id: int) -> dict:
+    """What the student has on the cluster, in plain data (it travels over the channel layer):
+    their pods as `kubectl get pods` shows them, and their Deployments and StatefulSets with
+    what was last applied. An empty namespace, or none yet, is empty lists."""
+    api = _admin()
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    name = namespace_name(owner_id)
+    try:
+        namespace = core.read_namespace(name)
+    except ApiException as error:
+        if error.status == 404:
+            return {
+                "namespace": name,
+                "exists": False,
+                "asleep": False,
+                "pods": [],
+                "workloads": [],
+            }
+        raise ClusterUnavailable(f"reading {name}: {error.status}") from error
+    pods = _call("listing pods", core.list_namespaced_pod, name).items
+    workloads = [
+        *(("Deployment", d) for d in _call("listing", apps.list_namespaced_deployment, name).items),
+        *(
+            ("StatefulSet", d)
+            for d in _call("listing", apps.list_namespaced_stateful_set, name).items
+        ),
+    ]
+    return {
+        "namespace": name,
+        "exists": True,
+        "asleep": ASLEEP in (namespace.metadata.annotations or {}),
+        "pods": [_pod_row(pod) for pod in sorted(pods, key=lambda p: p.metadata.name)],
+        "workloads": [_workload_row(kind, w) for kind, w in workloads],
+    }
+
+
+def _pod_row(pod) -> dict:
+    statuses = pod.status.container_statuses or []
+    status = pod.status.phase or "Pending"
+    for container in statuses:  # what kubectl's STATUS column says when a container waits
+        if container.state and container.state.waiting and container.state.waiting.reason:
+            status = container.state.waiting.reason
+    if pod.metadata.deletion_timestamp:
+        status = "Terminating"
+    return {
+        "name": pod.metadata.name,
+        "status": status,
+        "ready": f"{sum(bool(c.ready) for c in statuses)}/{len(pod.spec.containers)}",
+        "restarts": sum(c.restart_count or 0 for c in statuses),
+        "ip": pod.status.pod_ip or "",
+        "node": pod.spec.node_name or "",
+    }
+
+
+def _workload_row(kind: str, workload) -> dict:
+    applied = (workload.metadata.annotations or {}).get(APPLIED, "")
+    return {
+        "kind": kind,
+        "name": workload.metadata.name,
+        "ready": f"{workload.status.ready_replicas or 0}/{workload.spec.replicas or 0}",
+        "images": [c.image for c in workload.spec.template.spec.containers],
+        "applied": applied[:APPLIED_CHARS],
+    }
+
+
 def remove_all() -> int:
     """Delete every student namespace of this deployment (tests, maintenance)."""
     return sum(remove(namespace.owner_id) for namespace in namespaces())

@@ -1,8 +1,10 @@
-"""kubectl in the lesson page's terminal, in a real browser, against the real cluster."""
+"""kubectl in the lesson page's terminal, in a real browser, against the real cluster; the
+instructor, watching, sees the student's pods appear."""
 
 import pytest
 
-from tests.e2e.conftest import scaled_out, serious_accessibility_violations, sign_up
+from tests.e2e.conftest import scaled_out, serious_accessibility_violations, sign_in, sign_up
+from tests.e2e.test_dashboard import new_class
 from tests.e2e.test_terminal import wait_for_screen
 
 pytestmark = [pytest.mark.docker, pytest.mark.kubernetes, pytest.mark.browser]
@@ -26,16 +28,43 @@ def kubectl_server(tmp_path_factory):
         server.stop()
 
 
-def test_a_student_runs_kubectl_in_the_lesson_terminal(page, kubectl_server):
-    sign_up(page, kubectl_server.url, "kubeuser", LESSON)
-    page.get_by_role("button", name="터미널 열기").click()
-    page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(timeout=60000)
-    wait_for_screen(page, "$ ", timeout=60000)
-    page.keyboard.type("kubectl get pods")
-    page.keyboard.press("Enter")
-    wait_for_screen(page, "No resources found in", timeout=60000)
-    page.keyboard.type("kubectl auth can-i list nodes")
-    page.keyboard.press("Enter")
-    wait_for_screen(page, "\nno", timeout=30000)
-    page.screenshot(path="test-artifacts/kubectl-terminal.png")
-    assert serious_accessibility_violations(page) == []
+def test_a_student_runs_kubectl_and_the_instructor_sees_the_pods(browser, kubectl_server):
+    base = kubectl_server.url
+    pk, code = new_class(kubectl_server, "kubeprof", "쿠버네티스 반")
+    teacher, student = browser.new_context(), browser.new_context()
+    try:
+        page = student.new_page()
+        sign_up(page, base, "kubeuser", LESSON, code)
+        page.get_by_role("button", name="터미널 열기").click()
+        page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(
+            timeout=60000
+        )
+        wait_for_screen(page, "$ ", timeout=60000)
+        page.keyboard.type("kubectl get pods")
+        page.keyboard.press("Enter")
+        wait_for_screen(page, "No resources found in", timeout=60000)
+        page.keyboard.type("kubectl auth can-i list nodes")
+        page.keyboard.press("Enter")
+        wait_for_screen(page, "\nno", timeout=30000)
+
+        watching = teacher.new_page()
+        sign_in(watching, base, "kubeprof", "prof-passphrase-42")
+        watching.goto(f"{base}/classes/{pk}/")
+        watching.get_by_role("link", name="터미널 보기").click()
+        panel = watching.locator("#student-kubernetes")
+        panel.get_by_text("파드가 없어요").wait_for(timeout=30000)
+
+        page.keyboard.type("kubectl create deployment web --image=baeum/web:v1 --replicas=2")
+        page.keyboard.press("Enter")
+        wait_for_screen(page, "deployment.apps/web created", timeout=30000)
+        page.screenshot(path="test-artifacts/kubectl-terminal.png")
+        assert serious_accessibility_violations(page) == []
+
+        # The instructor's panel refreshes itself: the workload, then both pods running.
+        panel.get_by_role("cell", name="2/2").wait_for(timeout=60000)
+        assert panel.get_by_role("cell", name="Running").count() == 2
+        watching.screenshot(path="test-artifacts/kubectl-instructor.png", full_page=True)
+        assert serious_accessibility_violations(watching) == []
+    finally:
+        teacher.close()
+        student.close()
