@@ -131,6 +131,22 @@ def plain_pod(name: str, command: list[str], **spec) -> client.V1Pod:
     )
 
 
+def plain_deployment(name: str, replicas: int) -> client.V1Deployment:
+    """A Deployment of plain pods (sleeping, gone a second after they are asked to go)."""
+    template = client.V1PodTemplateSpec(
+        metadata=client.V1ObjectMeta(labels={"app": name}),
+        spec=plain_pod("", ["sleep", "300"], termination_grace_period_seconds=1).spec,
+    )
+    return client.V1Deployment(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1DeploymentSpec(
+            replicas=replicas,
+            selector=client.V1LabelSelector(match_labels={"app": name}),
+            template=template,
+        ),
+    )
+
+
 def test_a_pod_that_says_nothing_about_security_gets_the_restricted_defaults(students):
     alice, _ = students
     core = client.CoreV1Api(kube.student_client(ALICE))
@@ -146,21 +162,7 @@ def test_a_pod_that_says_nothing_about_security_gets_the_restricted_defaults(stu
         assert core.read_namespaced_pod_log("plain", alice.name).strip() == "1000"
         # A workload's pod template gets them too (Pod Security's warning then holds its peace).
         apps = client.AppsV1Api(kube.student_client(ALICE))
-        template = client.V1PodTemplateSpec(
-            metadata=client.V1ObjectMeta(labels={"app": "web"}),
-            spec=plain_pod("", ["sleep", "30"]).spec,
-        )
-        made = apps.create_namespaced_deployment(
-            alice.name,
-            client.V1Deployment(
-                metadata=client.V1ObjectMeta(name="web"),
-                spec=client.V1DeploymentSpec(
-                    replicas=0,
-                    selector=client.V1LabelSelector(match_labels={"app": "web"}),
-                    template=template,
-                ),
-            ),
-        )
+        made = apps.create_namespaced_deployment(alice.name, plain_deployment("web", 0))
         assert made.spec.template.spec.security_context.run_as_user == 1000
         apps.delete_namespaced_deployment("web", alice.name)
     finally:
@@ -244,21 +246,7 @@ def test_idle_namespaces_sleep_then_go_and_no_others(students, settings):
     core = client.CoreV1Api(kube._admin())
     apps = client.AppsV1Api(kube.student_client(erin))
     erins = kube.namespace_name(erin)
-    template = client.V1PodTemplateSpec(
-        metadata=client.V1ObjectMeta(labels={"app": "web"}),
-        spec=plain_pod("", ["sleep", "300"], termination_grace_period_seconds=1).spec,
-    )
-    apps.create_namespaced_deployment(
-        erins,
-        client.V1Deployment(
-            metadata=client.V1ObjectMeta(name="web"),
-            spec=client.V1DeploymentSpec(
-                replicas=2,
-                selector=client.V1LabelSelector(match_labels={"app": "web"}),
-                template=template,
-            ),
-        ),
-    )
+    apps.create_namespaced_deployment(erins, plain_deployment("web", 2))
     client.CoreV1Api(kube.student_client(erin)).create_namespaced_pod(
         erins, plain_pod("bare", ["sleep", "300"], termination_grace_period_seconds=1)
     )
