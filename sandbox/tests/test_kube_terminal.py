@@ -80,6 +80,8 @@ async def test_a_student_types_kubectl_and_acts_as_themselves(alice, kubectl):
     await screen.close()
 
     assert (await sh(alice, "kubectl auth can-i create deployments")).output.strip() == "yes"
+    everything = await sh(alice, "kubectl get all")
+    assert everything.exit_code == 0 and "Forbidden" not in everything.output, everything.output
     nodes = await sh(alice, "kubectl get nodes")
     assert nodes.exit_code != 0 and "Forbidden" in nodes.output
     other = await sh(alice, "kubectl get pods -n kube-system")
