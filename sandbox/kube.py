@@ -72,6 +72,7 @@ STUDENT_RULES = (
     # Read-only, so that `kubectl get all` (which lists these too) answers instead of Forbidden.
     ("", ("replicationcontrollers",), ("get", "list", "watch")),
     ("apps", ("daemonsets",), ("get", "list", "watch")),
+    ("discovery.k8s.io", ("endpointslices",), ("get", "list", "watch")),
 )
 QUOTA = {
     "pods": "10",
