@@ -36,9 +36,7 @@ def test_a_student_runs_kubectl_and_the_instructor_sees_the_pods(browser, kubect
         page = student.new_page()
         sign_up(page, base, "kubeuser", LESSON, code)
         page.get_by_role("button", name="터미널 열기").click()
-        page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(
-            timeout=60000
-        )
+        page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(timeout=60000)
         wait_for_screen(page, "$ ", timeout=60000)
         page.keyboard.type("kubectl get pods")
         page.keyboard.press("Enter")
