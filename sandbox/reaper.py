@@ -17,6 +17,7 @@ from sandbox import (
     engine,
     hosts,
     kube,
+    kube_gate,
     orchestra,
     playgrounds,
     pool,
@@ -66,6 +67,10 @@ def reap_orphans(grace_seconds: float = 0) -> int:
                 engine.remove_service(service)
                 removed += 1
     for network in engine.labelled_networks():
+        # The background reaper leaves the gates' uplink alone: it may be made after `followed`
+        # was read, for a terminal opening now (the start-up reap and reap_sandboxes take it).
+        if grace_seconds and network.run_id == kube_gate.UPLINK_RUN_ID:
+            continue
         if network.run_id not in followed:
             try:
                 engine.remove_network(network.name)
