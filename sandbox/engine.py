@@ -313,6 +313,13 @@ def connect_network(name: str, container_id: str, aliases: list[str]) -> None:
         client.api.connect_container_to_network(container_id, name, aliases=aliases)
 
 
+def bridge_device(name: str) -> str:
+    """The host's bridge device of a bridge network (its rules in the host's iptables name it)."""
+    with _engine_call() as client:
+        network = client.networks.get(name)
+    return network.attrs["Options"].get("com.docker.network.bridge.name") or f"br-{network.id[:12]}"
+
+
 def remove_network(name: str) -> None:
     with _engine_call() as client, suppress(NotFound):
         client.api.remove_network(name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 from urllib.parse import urlsplit
 
@@ -158,6 +159,20 @@ async def test_the_gate_and_its_network_go_with_the_terminal(alice, kubectl):
     assert left == []
     names = {n.name for n in await asyncio.to_thread(engine.labelled_networks)}
     assert kube_gate.network_name(label) not in names
+
+
+async def test_the_gate_answers_when_the_engines_rule_for_its_network_is_lost(alice, kubectl):
+    """kube-router rewrites the whole filter table, and a rule the engine adds meanwhile (the one
+    that lets a network's containers talk: -i br-X -o br-X -j ACCEPT) can be lost with it. The
+    cluster's guard (cluster.sh, docker_bridges_guard) keeps the terminal reaching its gate."""
+    live = await open_terminal(alice)
+    network = kube_gate.network_name(playgrounds.run_id(live.playground))
+    bridge = await asyncio.to_thread(engine.bridge_device, network)
+    rule = ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
+    done = await asyncio.to_thread(subprocess.run, ["iptables", "-D", *rule], capture_output=True)
+    assert done.returncode == 0, done.stderr  # the engine's rule was there, and now is gone
+    answered = await sh(alice, "kubectl get pods -o name --request-timeout=20s", timeout=90)
+    assert answered.exit_code == 0, answered.output
 
 
 async def test_the_reaper_takes_a_gate_no_terminal_holds(alice, kubectl):

@@ -255,6 +255,21 @@ egress_guard() {
   iptables -t mangle -C FORWARD -j BAEUM-K8S-EGRESS 2>/dev/null || iptables -t mangle -I FORWARD 1 -j BAEUM-K8S-EGRESS
 }
 
+# Docker's own bridges keep their containers talking to each other. The cluster needs
+# net.bridge.bridge-nf-call-iptables=1, which sends bridged frames through filter/FORWARD, where
+# Docker allows a network's own traffic by one rule per bridge (-i br-X -o br-X -j ACCEPT) under
+# a DROP policy. kube-router rewrites the whole filter table (iptables-save, edit,
+# iptables-restore), so a rule Docker adds or deletes meanwhile is lost or comes back: a new
+# network's rule lost is a terminal whose gate times out, a lab whose parts never answer. One rule
+# in DOCKER-USER (the chain Docker leaves to us) accepts frames bridged within any br-* bridge,
+# which is what those rules say (bridging never crosses bridges, so isolation between networks,
+# which is routing, is unchanged). Added before kube-router starts and checked after.
+docker_bridges_guard() {
+  local rule=(-i br-+ -o br-+ -m physdev --physdev-is-bridged -j ACCEPT)
+  iptables -N DOCKER-USER 2>/dev/null || true
+  iptables -C DOCKER-USER "${rule[@]}" 2>/dev/null || iptables -I DOCKER-USER 1 "${rule[@]}"
+}
+
 running() { [ -s "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
 launch() {  # launch NAME CMD...: detached, output to $LOGS/NAME.log, pid in $RUN/NAME.pid
@@ -335,6 +350,7 @@ start() {
   render kube-proxy.yaml "$STATE/kube-proxy.yaml"
 
   egress_guard
+  docker_bridges_guard
   launch containerd containerd --config "$STATE/containerd.toml"
   wait_for containerd 30 ctr --address "$CONTAINERD_SOCK" version
   if ! ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$PAUSE_IMAGE"; then
@@ -390,6 +406,7 @@ start() {
     sleep 3
     running "$SPIKE_NETPOL" || die "$SPIKE_NETPOL exited (see $LOGS/$SPIKE_NETPOL.log): NetworkPolicy would not be enforced"
   fi
+  docker_bridges_guard # (a rule inserted during one of kube-router's rewrites is lost)
   kubectl_admin get nodes -o wide
 }
 
@@ -549,6 +566,7 @@ stop() {
   stop_one containerd
   [ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   delete_chains
+  iptables -D DOCKER-USER -i br-+ -o br-+ -m physdev --physdev-is-bridged -j ACCEPT 2>/dev/null || true
   for t in filter mangle; do
     iptables -t $t -D FORWARD -j BAEUM-K8S-EGRESS 2>/dev/null || true
     iptables -t $t -F BAEUM-K8S-EGRESS 2>/dev/null || true
