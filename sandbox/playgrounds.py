@@ -471,7 +471,10 @@ async def _save_adopted(playground: Playground) -> None:
 async def _close(playground: Playground, reason: str) -> None:
     """Record why the playground ended, remove its container, tell the dashboards."""
     playground.ended_at, playground.end_reason = timezone.now(), str(reason)[:200]
-    await playground.asave(update_fields=["ended_at", "end_reason"])
+    try:
+        await playground.asave(update_fields=["ended_at", "end_reason"])
+    except Exception:  # the database away: the container goes all the same (recover() records)
+        log.exception("playground %s: recording its end failed", playground.id)
     await asyncio.to_thread(_remove, playground)
     await sync_to_async(_tell_dashboards)(playground.owner_id)
 

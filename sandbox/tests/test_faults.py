@@ -40,7 +40,9 @@ async def test_the_engine_dying_mid_run_fails_the_run_plainly(alice, proxy):
     # run works.
     proxy.start()
     engine.forget_client()
-    assert reap_orphans() == 1
+    # (At least that one: whatever an earlier test left in this namespace goes too.)
+    assert reap_orphans() >= 1
+    assert run.container_id not in {c.id for c in engine.labelled_containers()}
     again = await run_to_end(alice, "echo back")
     assert again.state == Run.State.EXITED and again.transcript == "back\n"
 
@@ -74,7 +76,9 @@ def test_a_restarted_server_marks_runs_it_cannot_follow_and_reaps_their_containe
     engine.start(container)
 
     assert len(abandon_unfollowed_runs()) == 1
-    assert reap_orphans() == 1
+    # (At least that one: whatever an earlier test left in this namespace goes too.)
+    assert reap_orphans() >= 1
+    assert run.container_id not in {c.id for c in engine.labelled_containers()}
     run.refresh_from_db()
     assert run.state == Run.State.FAILED
     assert "다시 시작" in run.message and run.ended_at is not None
