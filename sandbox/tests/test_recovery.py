@@ -147,3 +147,17 @@ async def test_a_lab_whose_service_runs_is_readopted_not_reaped(swarm):
     assert len(answers) == 6 and all(a.startswith("web v1 · ") for a in answers)
     await asyncio.to_thread(orchestra.end, 21)
     assert service not in engine.labelled_services()
+
+
+async def test_a_terminal_whose_end_cannot_be_recorded_still_goes(alice, cleanup):
+    """The database refusing the record (here: the row gone) never leaves the container
+    running: the next process's recover() records what this one could not."""
+    screen = Screen(alice)
+    await screen.open()
+    live = playgrounds.LIVE[alice.pk]
+    container = live.playground.container_id
+    await screen.close()
+    await Playground.objects.filter(pk=live.playground.pk).adelete()
+    await playgrounds.end(live, "test")
+    assert alice.pk not in playgrounds.LIVE
+    assert container not in {c.id for c in engine.labelled_containers()}
