@@ -61,3 +61,4 @@ if ! docker info >/dev/null 2>&1; then
   fi
 fi
 docker info --format 'Docker Engine {{.ServerVersion}}, storage {{.Driver}}'
+bash "$(dirname "$0")/stale-docker-bridges.sh"
