@@ -22,7 +22,7 @@ for device in $devices; do
 done
 
 for table in nat filter; do
-  iptables -t "$table" -S | grep -E -- '^-A .*br-[0-9a-f]{12}' | while read -r rule; do
+  { iptables -t "$table" -S | grep -E -- '^-A .*br-[0-9a-f]{12}' || true; } | while read -r rule; do
     for device in $(grep -oE 'br-[0-9a-f]{12}' <<<"$rule" | sort -u); do
       if ! ip link show "$device" >/dev/null 2>&1; then
         # Docker's own rules carry no quoted parts, so the -S line splits back into arguments.
