@@ -88,7 +88,7 @@ def bob(django_user_model):
 @pytest.fixture
 def swarm(docker_engine):
     """The engine in swarm mode (the orchestration labs); labs a test left are ended."""
-    from sandbox import orchestra
+    from sandbox.supervisor import labs as orchestra
 
     if not engine.swarm_active():
         if _ci():
@@ -102,8 +102,9 @@ def swarm(docker_engine):
 @pytest.fixture
 async def queue_left_empty():
     """Whatever a test did, nothing waits and nothing ticks on into the next test."""
-    from sandbox import runqueue, runs
+    from sandbox.api import queue as runqueue
     from sandbox.models import QueuedRun
+    from sandbox.supervisor import runs
 
     yield
     await QueuedRun.objects.all().adelete()

@@ -15,8 +15,9 @@ from lessons.catalogue import BuildExercise, Lesson, catalogue
 from lessons.checks import exercise_of, run_label
 from lessons.classes import student_changed
 from lessons.lookups import block_or_404
-from sandbox import builds, errors, runs
+from sandbox import errors
 from sandbox.models import Build
+from sandbox.supervisor import builds, runs
 
 
 def _block(slug: str, block_id: str) -> tuple[Lesson, BuildExercise]:

@@ -16,7 +16,9 @@ from lessons.catalogue import Lesson, OrchestraLab
 from lessons.lookups import block_or_404
 from lessons.models import Attempt
 from lessons.progress import record
-from sandbox import errors, lab_requests, orchestra
+from sandbox import errors
+from sandbox.api import labs as lab_requests
+from sandbox.supervisor import labs as orchestra
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,10 @@ from lessons.classes import student_changed
 from lessons.forms import SignupForm
 from lessons.models import Attempt
 from lessons.progress import course_progress, lesson_progress, record
-from sandbox import errors, playgrounds, runqueue, runs
+from sandbox import errors
+from sandbox.api import queue as runqueue
 from sandbox.models import QueuedRun, Run
+from sandbox.supervisor import playgrounds, runs
 
 
 def course(request: HttpRequest) -> HttpResponse:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class SandboxConfig(AppConfig):
@@ -6,6 +7,10 @@ class SandboxConfig(AppConfig):
     verbose_name = "샌드박스"
 
     def ready(self) -> None:
-        # Modules that answer the supervisor's requests register their handlers on import; this
-        # one is asked only by views, which the supervisor process never imports.
-        from sandbox import kube_objects, terminal_time, workspace_files  # noqa: F401
+        # Supervising inside this process (the single-process default): requests run here. A web
+        # worker of a scaled-out deployment skips this, so it never loads the supervisor's code,
+        # the engine or the Docker SDK; `manage.py sandbox_supervisor` answers from the table.
+        if settings.SANDBOX_SUPERVISOR == "inside":
+            from sandbox.supervisor import handlers
+
+            handlers.install()

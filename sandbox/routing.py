@@ -1,10 +1,10 @@
 from django.urls import path
 
-from sandbox.build_consumer import BuildOutputConsumer
-from sandbox.consumers import RunOutputConsumer
-from sandbox.lab_consumer import LabConsumer
-from sandbox.queue_consumer import QueueConsumer
-from sandbox.terminal import TerminalConsumer, TerminalWatchConsumer
+from sandbox.consumers.builds import BuildOutputConsumer
+from sandbox.consumers.labs import LabConsumer
+from sandbox.consumers.queue import QueueConsumer
+from sandbox.consumers.runs import RunOutputConsumer
+from sandbox.consumers.terminal import TerminalConsumer, TerminalWatchConsumer
 
 websocket_urlpatterns = [
     path("ws/runs/<uuid:run_id>/", RunOutputConsumer.as_asgi()),

@@ -10,9 +10,12 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from sandbox import engine, lab_requests, runqueue, runs, workspace_files
+from sandbox import engine
+from sandbox.api import labs as lab_requests
+from sandbox.api import queue as runqueue
 from sandbox.hooks import may_watch
 from sandbox.models import QueuedRun, Run
+from sandbox.supervisor import runs, workspace_files
 
 log = logging.getLogger(__name__)
 

@@ -337,7 +337,8 @@ async def through_the_build_lab(server: LiveServer) -> list[float]:
 
 def raw_terminal() -> tuple[list[float], list[float]]:
     """The engine alone: a TTY shell container to its first byte, and keystroke echo."""
-    from sandbox import engine, playgrounds
+    from sandbox import engine
+    from sandbox.supervisor import playgrounds
 
     opens, echoes = [], []
     for _ in range(5):

@@ -164,7 +164,8 @@ def get_pods(owner: int, namespace: str) -> tuple[list[float], list[float], list
     same exec (its overhead), and the admin's kubectl on the host."""
     from django.conf import settings
 
-    from sandbox import engine, kube_gate
+    from sandbox import engine
+    from sandbox.supervisor import kube_gate
 
     run_id = f"bench-kube-{uuid.uuid4().hex[:8]}"
     terminal = ""
@@ -198,7 +199,8 @@ def get_pods(owner: int, namespace: str) -> tuple[list[float], list[float], list
 
 def _sweep() -> None:
     """Whatever this run left (a failed round): by the bench's own labels, never anyone else's."""
-    from sandbox import engine, kube, kube_gate
+    from sandbox import engine, kube
+    from sandbox.supervisor import kube_gate
 
     kube.remove_all()
     for container in engine.labelled_containers():

@@ -46,7 +46,8 @@ async def _run() -> dict[str, dict[str, list[float]]]:
     from asgiref.sync import sync_to_async
     from django.contrib.auth.models import User
 
-    from sandbox import engine, playgrounds, workspaces
+    from sandbox import engine
+    from sandbox.supervisor import playgrounds, workspaces
 
     users = {}
     for index, (kind, fill) in enumerate(KINDS.items()):

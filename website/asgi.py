@@ -13,8 +13,9 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from lessons.catalogue import catalogue  # noqa: E402
-from sandbox import deployment, engine, images, playgrounds  # noqa: E402
-from sandbox.reaper import (  # noqa: E402
+from sandbox import engine, images  # noqa: E402
+from sandbox.supervisor import deployment, playgrounds  # noqa: E402
+from sandbox.supervisor.reaper import (  # noqa: E402
     abandon_unfollowed_runs,
     reap_everywhere,
     recover_after_restart,

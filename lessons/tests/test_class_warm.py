@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from django.test import override_settings
 from django.utils import timezone
 
-from sandbox import pool, runs, warmup
+from sandbox.supervisor import pool, runs, warmup
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

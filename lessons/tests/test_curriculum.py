@@ -7,8 +7,8 @@ import pytest
 from lessons.catalogue import TRACKS, catalogue
 from lessons.checks import verdict
 from lessons.views import _run_spec
-from sandbox import runs
 from sandbox.models import Run
+from sandbox.supervisor import runs
 
 # The course's own content, checked once (the scaled-out pass tests the shape, not the lessons).
 pytestmark = pytest.mark.course
@@ -119,8 +119,8 @@ async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, b
     import asyncio
 
     from lessons.checks import run_label
-    from sandbox import builds
     from sandbox.models import Build
+    from sandbox.supervisor import builds
 
     made = []
     for dockerfile, files in [(block.dockerfile, dict(block.files))] + [
@@ -151,8 +151,8 @@ async def test_every_build_exercise_fails_its_plausible_mistake(alice, lesson, b
     import asyncio
 
     from lessons.checks import run_label
-    from sandbox import builds
     from sandbox.models import Build
+    from sandbox.supervisor import builds
 
     dockerfile, files = block.wrong
     spec = builds.BuildSpec(alice.pk, run_label(lesson.slug, block.id), dockerfile, dict(files))
@@ -175,7 +175,7 @@ LABS = every("labs")
 
 @pytest.mark.parametrize(("lesson", "lab"), LABS)
 def test_every_orchestration_lab_manifest_is_valid_and_supported(lesson, lab):
-    from sandbox import orchestra
+    from sandbox.supervisor import labs as orchestra
 
     deployment = orchestra.parse(lab.manifest)
     assert 1 <= deployment.replicas <= orchestra.MAX_REPLICAS

@@ -9,8 +9,8 @@ from django.urls import reverse
 from lessons.classes import student_changed
 from lessons.consumers import REFUSED
 from lessons.models import Classroom
-from sandbox import runs
 from sandbox.models import Run
+from sandbox.supervisor import runs
 from sandbox.tests.helpers import spec
 from website.routing import websocket_application
 

@@ -3,8 +3,8 @@ one build everywhere (FROM scratch around Debian's static busybox)."""
 
 import pytest
 
-from sandbox import runs
 from sandbox.models import Run
+from sandbox.supervisor import runs
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

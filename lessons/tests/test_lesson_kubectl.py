@@ -5,7 +5,8 @@ each check after them passes. (The simulations are tested with the exercises.)""
 import pytest
 
 from lessons.catalogue import catalogue
-from sandbox import kube, playgrounds
+from sandbox import kube
+from sandbox.supervisor import playgrounds
 
 pytestmark = [
     pytest.mark.course,

@@ -5,8 +5,8 @@ from django.urls import reverse
 from lessons.catalogue import catalogue
 from lessons.models import Attempt
 from lessons.progress import DONE, IN_PROGRESS, NOT_STARTED, blocks_of, lesson_progress
-from sandbox import runs
 from sandbox.models import Run
+from sandbox.supervisor import runs
 
 LESSON = "docker-01-what-is-a-container"
 

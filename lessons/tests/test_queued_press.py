@@ -8,8 +8,8 @@ from django.test import AsyncClient, override_settings
 from django.urls import reverse
 
 from lessons.models import Attempt
-from sandbox import runs
 from sandbox.models import QueuedRun, Run
+from sandbox.supervisor import runs
 
 pytestmark = [
     pytest.mark.docker,

@@ -2,8 +2,8 @@ import pytest
 from django.test import AsyncClient
 from django.urls import reverse
 
-from sandbox import runs
 from sandbox.models import Run
+from sandbox.supervisor import runs
 
 LESSON = "docker-01-what-is-a-container"
 

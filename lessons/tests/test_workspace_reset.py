@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
 from lessons.models import Classroom
-from sandbox import playgrounds, workspaces
+from sandbox.supervisor import playgrounds, workspaces
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sandbox import runs, supervisor
+from sandbox import seam
 from sandbox.models import Run
+from sandbox.supervisor import runs, serve
 
 
 def spec(
@@ -34,14 +35,14 @@ async def separate_supervisor() -> AsyncIterator[None]:
     """`manage.py sandbox_supervisor`'s loop, in this process (SANDBOX_SUPERVISOR=separate and
     Redis set by the test): entered once its heartbeat is seen, stopped on the way out."""
     stop = asyncio.Event()
-    serving = asyncio.create_task(supervisor.serve(stop))
+    serving = asyncio.create_task(serve.serve(stop))
     try:
         for _ in range(50):
-            supervisor._seen_alive_at = 0.0
+            seam._seen_alive_at = 0.0
             try:
-                await supervisor._require_supervisor()
+                await seam._require_supervisor()
                 break
-            except supervisor.SupervisorUnavailable:
+            except seam.SupervisorUnavailable:
                 await asyncio.sleep(0.1)
         yield
     finally:

@@ -11,9 +11,10 @@ import threading
 
 import pytest
 
-from sandbox import builds, engine
+from sandbox import engine
 from sandbox.images import LAB_IMAGES
 from sandbox.models import Build
+from sandbox.supervisor import builds
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

@@ -2,8 +2,9 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from sandbox import builds, engine
+from sandbox import engine
 from sandbox.models import Build
+from sandbox.supervisor import builds
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

@@ -3,8 +3,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from sandbox import runs
-from sandbox.consumers import REFUSED
+from sandbox.consumers.runs import REFUSED
+from sandbox.supervisor import runs
 from sandbox.tests.helpers import spec
 from website.routing import websocket_application
 
@@ -128,7 +128,7 @@ async def test_a_socket_that_missed_frames_catches_up_from_the_run_log(alice):
 
 
 async def test_a_socket_that_missed_the_end_still_ends(alice, monkeypatch):
-    from sandbox import consumers
+    from sandbox.consumers import runs as consumers
 
     monkeypatch.setattr(consumers, "WATCH_SECONDS", 0.3)
     publish = runs._publish

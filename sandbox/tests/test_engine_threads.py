@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.test import override_settings
 
-from sandbox import engine_threads
+from sandbox.supervisor import engine_threads
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,10 @@ import asyncio
 
 import pytest
 
-from sandbox import engine, runs
+from sandbox import engine
 from sandbox.models import Run
-from sandbox.reaper import abandon_unfollowed_runs, reap_orphans
+from sandbox.supervisor import runs
+from sandbox.supervisor.reaper import abandon_unfollowed_runs, reap_orphans
 from sandbox.tests.engine_proxy import EngineProxy
 from sandbox.tests.helpers import run_to_end, spec
 

@@ -233,7 +233,7 @@ def test_idle_namespaces_sleep_then_go_and_no_others(students, settings):
     a terminal open, never another deployment's."""
     from datetime import UTC, datetime, timedelta
 
-    from sandbox import reaper
+    from sandbox.supervisor import reaper
 
     alice, bob = students
     carol, dave, erin = 910003, 910004, 910005

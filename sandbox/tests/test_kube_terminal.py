@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import override_settings
 
-from sandbox import engine, kube, kube_gate, playgrounds, reaper
+from sandbox import engine, kube
+from sandbox.supervisor import kube_gate, playgrounds, reaper
 from sandbox.tests.test_terminal import Screen
 
 pytestmark = [

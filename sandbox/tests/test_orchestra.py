@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from sandbox import engine, orchestra
+from sandbox import engine
+from sandbox.supervisor import labs as orchestra
 
 MANIFEST = """\
 apiVersion: apps/v1

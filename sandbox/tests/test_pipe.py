@@ -2,7 +2,7 @@
 
 import asyncio
 
-from sandbox.pipe import OutputPipe
+from sandbox.supervisor.pipe import OutputPipe
 
 
 async def _fill(keep: str) -> tuple[bytes, int, bool]:

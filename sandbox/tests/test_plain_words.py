@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from sandbox import engine, runs
+from sandbox import engine
 from sandbox.models import Run
+from sandbox.supervisor import runs
 from sandbox.tests.helpers import spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]

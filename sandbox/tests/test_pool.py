@@ -3,9 +3,10 @@ import asyncio
 import pytest
 from django.test import override_settings
 
-from sandbox import engine, pool, runs
+from sandbox import engine
 from sandbox.models import Run
-from sandbox.reaper import reap_orphans
+from sandbox.supervisor import pool, runs
+from sandbox.supervisor.reaper import reap_orphans
 from sandbox.tests.helpers import run_to_end, spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]

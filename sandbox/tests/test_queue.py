@@ -15,9 +15,10 @@ from django.contrib.auth import get_user_model
 from django.test import AsyncClient, override_settings
 from django.urls import reverse
 
-from sandbox import runqueue, runs
+from sandbox.api import queue as runqueue
+from sandbox.consumers.queue import REFUSED
 from sandbox.models import QueuedRun, Run
-from sandbox.queue_consumer import REFUSED
+from sandbox.supervisor import runs
 from sandbox.tests.helpers import spec
 from website.routing import websocket_application
 

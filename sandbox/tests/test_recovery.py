@@ -8,8 +8,10 @@ import time
 import pytest
 from django.conf import settings
 
-from sandbox import builds, engine, hooks, orchestra, playgrounds, reaper
+from sandbox import engine, hooks
 from sandbox.models import Build, Playground
+from sandbox.supervisor import builds, playgrounds, reaper
+from sandbox.supervisor import labs as orchestra
 from sandbox.tests.test_builds import DOCKERFILE, FILES
 from sandbox.tests.test_orchestra import manifest, running
 from sandbox.tests.test_terminal import Screen

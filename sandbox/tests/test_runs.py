@@ -7,8 +7,9 @@ from channels.layers import get_channel_layer
 from django.test import override_settings
 from django.utils import timezone
 
-from sandbox import engine, runs
+from sandbox import engine
 from sandbox.models import Run
+from sandbox.supervisor import runs
 from sandbox.tests.helpers import run_to_end, spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -165,7 +166,7 @@ async def test_parts_in_turn_are_each_timed(alice):
 
 
 async def test_the_reaper_removes_what_no_run_owns(alice):
-    from sandbox.reaper import reap_orphans
+    from sandbox.supervisor.reaper import reap_orphans
 
     stray = engine.create_container(engine.ContainerSpec("baeum/lab", "sleep 100", "no-such-run"))
     network = engine.create_run_network("no-such-run")

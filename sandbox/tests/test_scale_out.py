@@ -13,8 +13,9 @@ import subprocess
 import pytest
 from channels.layers import channel_layers
 
-from sandbox import engine, runlog, supervisor
-from sandbox.runs import Pane
+from sandbox import engine, runlog, seam
+from sandbox.supervisor import handlers
+from sandbox.supervisor.runs import Pane
 from sandbox.tests.helpers import separate_supervisor
 from tools.cluster import free_port, wait_for_port
 
@@ -118,7 +119,6 @@ async def test_after_redis_lost_the_log_the_next_frame_writes_it_back_whole(redi
     assert [p["transcript"] for p in snapshot.panes] == ["before\nafter\n", "side\n"]
 
 
-@supervisor.handler("test.echo")
 async def _echo(word: str) -> str:
     if word == "refuse":
         raise engine.EngineError("refused")
@@ -130,30 +130,37 @@ async def _echo(word: str) -> str:
 told: list[str] = []
 
 
-@supervisor.handler("test.note")
 async def _note(word: str) -> None:
     told.append(word)
 
 
-async def test_the_separate_supervisor_answers_over_the_channel_layer(redis_url, settings):
+@pytest.fixture
+def test_handlers(monkeypatch):
+    monkeypatch.setitem(handlers.TABLE, "test.echo", _echo)
+    monkeypatch.setitem(handlers.TABLE, "test.note", _note)
+
+
+async def test_the_separate_supervisor_answers_over_the_channel_layer(
+    redis_url, settings, test_handlers
+):
     settings.SANDBOX_SUPERVISOR = "separate"
-    with pytest.raises(supervisor.SupervisorUnavailable):
-        await supervisor.ask("test.echo", word="ab")  # nobody beats yet: refused at once
+    with pytest.raises(seam.SupervisorUnavailable):
+        await seam.ask("test.echo", word="ab")  # nobody beats yet: refused at once
 
     async with separate_supervisor():
-        assert await supervisor.ask("test.echo", word="ab") == "abab"
+        assert await seam.ask("test.echo", word="ab") == "abab"
         with pytest.raises(engine.EngineError, match="refused"):
-            await supervisor.ask("test.echo", word="refuse")
+            await seam.ask("test.echo", word="refuse")
         with pytest.raises(engine.EngineUnavailable, match="gone"):
-            await supervisor.ask("test.echo", word="gone")
-        await supervisor.tell("test.note", word="first")
-        await supervisor.tell("test.note", word="second")
+            await seam.ask("test.echo", word="gone")
+        await seam.tell("test.note", word="first")
+        await seam.tell("test.note", word="second")
         for _ in range(50):
             if told[-2:] == ["first", "second"]:
                 break
             await asyncio.sleep(0.05)
         assert told[-2:] == ["first", "second"]
     # A clean stop takes the heartbeat with it: the next press is refused at once.
-    supervisor._seen_alive_at = 0.0
-    with pytest.raises(supervisor.SupervisorUnavailable):
-        await supervisor.ask("test.echo", word="ab")
+    seam._seen_alive_at = 0.0
+    with pytest.raises(seam.SupervisorUnavailable):
+        await seam.ask("test.echo", word="ab")

@@ -9,8 +9,9 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 from django.test import override_settings
 
-from sandbox import engine, hooks, playgrounds
+from sandbox import engine, hooks
 from sandbox.models import Playground
+from sandbox.supervisor import playgrounds
 from website.routing import websocket_application
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]

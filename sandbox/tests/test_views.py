@@ -4,8 +4,8 @@ import pytest
 from django.test import AsyncClient
 from django.urls import reverse
 
-from sandbox import runs
 from sandbox.models import Run
+from sandbox.supervisor import runs
 from sandbox.tests.helpers import spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]

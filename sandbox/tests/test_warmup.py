@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 from django.utils import timezone
 
-from sandbox import engine, pool, runs, warmup
+from sandbox import engine
+from sandbox.supervisor import pool, runs, warmup
 from sandbox.tests.helpers import run_to_end
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]

@@ -14,8 +14,9 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient, override_settings
 from django.utils import timezone
 
-from sandbox import engine, playgrounds, reaper, workspaces
+from sandbox import engine
 from sandbox.models import Workspace
+from sandbox.supervisor import playgrounds, reaper, workspaces
 from sandbox.tests.test_terminal import Screen
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]

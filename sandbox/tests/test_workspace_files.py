@@ -13,7 +13,8 @@ import pytest
 from django.test import AsyncClient
 from django.urls import reverse
 
-from sandbox import engine, playgrounds, workspace_files
+from sandbox import engine
+from sandbox.supervisor import playgrounds, workspace_files
 from sandbox.tests.helpers import separate_supervisor
 from sandbox.tests.test_scale_out import redis_url  # noqa: F401 (a fixture)
 

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import deployment, engine
-from sandbox.reaper import abandon_unfollowed_runs, reap_orphans
+from sandbox import engine
+from sandbox.supervisor import deployment
+from sandbox.supervisor.reaper import abandon_unfollowed_runs, reap_orphans
 
 
 class Command(BaseCommand):

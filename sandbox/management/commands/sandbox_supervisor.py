@@ -5,8 +5,9 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import deployment, playgrounds, pool, runqueue, supervisor, warmup
-from sandbox.reaper import (
+from sandbox.api import queue as runqueue
+from sandbox.supervisor import deployment, playgrounds, pool, serve, warmup
+from sandbox.supervisor.reaper import (
     abandon_unfollowed_runs,
     reap_everywhere,
     recover_after_restart,
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        if await supervisor.another_is_beating():
+        if await serve.another_is_beating():
             raise CommandError(deployment.taken_message())
         # A previous supervisor's runs cannot be followed: mark them, tell their sockets, and
         # let the reaper remove their containers.
@@ -58,7 +59,7 @@ class Command(BaseCommand):
         # slots allow (a run's end starts the next at once; this catches everything else).
         ticks = runqueue.serve_ticks(stop)
         try:
-            await supervisor.serve(stop)
+            await serve.serve(stop)
         finally:
             reaper.set()
             await asyncio.gather(ticks, return_exceptions=True)

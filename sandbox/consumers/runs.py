@@ -10,9 +10,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import runlog, runs, supervisor
+from sandbox import runlog, seam
 from sandbox.hooks import end_fragments, may_watch
 from sandbox.models import Run
+from sandbox.supervisor import runs
 
 FRAMES = "sandbox/run_panel.html"
 REFUSED = 4403
@@ -85,8 +86,8 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         (killed, hung) is said in the page rather than left spinning; when it beats again,
         the run's status comes back (a restarted supervisor then ends the run it cannot
         follow, and the socket ends with it)."""
-        separate = supervisor.separate()
-        tick = supervisor.CHECK_SECONDS if separate else WATCH_SECONDS
+        separate = seam.separate()
+        tick = seam.CHECK_SECONDS if separate else WATCH_SECONDS
         log_checked = time.monotonic()
         while True:
             await asyncio.sleep(tick)
@@ -107,13 +108,11 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
     async def _check_supervisor(self) -> None:
         if self.ended:
             return
-        beating = await supervisor.beating()
+        beating = await seam.beating()
         if beating is False and not self.supervisor_stopped:
             self.supervisor_stopped = True
             log.warning("run %s: the supervisor's heartbeat is gone", self.run_id)
-            await self._send(
-                "supervisor-stopped", run_id=self.run_id, message=supervisor.STOPPED_MESSAGE
-            )
+            await self._send("supervisor-stopped", run_id=self.run_id, message=seam.STOPPED_MESSAGE)
         elif beating and self.supervisor_stopped:
             self.supervisor_stopped = False
             if not self.ended:

@@ -165,7 +165,7 @@ standing = database_sync_to_async(standing_sync)
 def claim() -> list[tuple[QueuedRun, Run]]:
     """Take the oldest entries while the limit allows: each row deleted and its Run created in
     one transaction, under the queue's lock."""
-    from sandbox import runs  # the Run's shape is the press's (runs.new_run)
+    from sandbox.supervisor import runs  # the Run's shape is the press's (runs.new_run
 
     taken: list[tuple[QueuedRun, Run]] = []
     with transaction.atomic():
@@ -236,7 +236,7 @@ async def take() -> list[tuple[QueuedRun, Run]]:
 
 async def start(taken: list[tuple[QueuedRun, Run]]) -> int:
     """Hand the runs just taken to the supervisor and tell their sockets."""
-    from sandbox import runs
+    from sandbox.supervisor import runs
 
     for entry, run in taken:
         if not getattr(run, "joined_existing", False):

@@ -21,8 +21,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sandbox import playgrounds, supervisor
+from sandbox import seam
 from sandbox.models import Playground, TerminalExtension
+from sandbox.supervisor import playgrounds
 
 
 def lifetime() -> timedelta:
@@ -111,21 +112,19 @@ async def _extend(owner_id: int, by_id: int | None, counted: bool) -> dict:
 
 async def request_extend(owner_id: int) -> dict:
     """The student's own 연장: {ok, message} or {ok, expires_at, until, left_today}."""
-    return await supervisor.ask("terminal.extend", owner_id=owner_id)
+    return await seam.ask("terminal.extend", owner_id=owner_id)
 
 
-@supervisor.handler("terminal.extend")
-async def _extend_request(owner_id: int) -> dict:
+async def on_extend(owner_id: int) -> dict:
     return await _extend(owner_id, owner_id, counted=True)
 
 
 async def request_extend_many(owner_ids: list[int], by_id: int) -> dict:
     """An instructor's extension for a class: {extended, skipped} (counted against no cap)."""
-    return await supervisor.ask("terminal.extend_many", owner_ids=list(owner_ids), by_id=by_id)
+    return await seam.ask("terminal.extend_many", owner_ids=list(owner_ids), by_id=by_id)
 
 
-@supervisor.handler("terminal.extend_many")
-async def _extend_many_request(owner_ids: list[int], by_id: int) -> dict:
+async def on_extend_many(owner_ids: list[int], by_id: int) -> dict:
     extended = skipped = 0
     for owner_id in owner_ids:
         if _followed(owner_id) is None:

@@ -11,9 +11,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
-from sandbox import engine, playgrounds, terminal_time
+from sandbox import engine
 from sandbox.hooks import may_watch
 from sandbox.models import Playground
+from sandbox.supervisor import playgrounds, terminal_time
 
 log = logging.getLogger(__name__)
 

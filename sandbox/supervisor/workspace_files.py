@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from sandbox import engine, playgrounds, supervisor, workspaces
+from sandbox import engine, seam
+from sandbox.supervisor import playgrounds, workspaces
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ async def upload(owner_id: int, name: str, data: bytes) -> None:
     upload_id = uuid.uuid4().hex
     pieces = [archive[i : i + CHUNK_BYTES] for i in range(0, len(archive), CHUNK_BYTES)]
     for index, piece in enumerate(pieces):
-        problem = await supervisor.ask(
+        problem = await seam.ask(
             "workspace.put",
             owner_id=owner_id,
             upload_id=upload_id,
@@ -162,19 +163,19 @@ async def download_archive(owner_id: int) -> bytes:
 async def list_files(owner_id: int) -> tuple[list[WorkFile], bool]:
     """The files at the top of the owner's /work, and whether they come from its saved copy
     (no terminal open)."""
-    found = await supervisor.ask("workspace.list", owner_id=owner_id)
+    found = await seam.ask("workspace.list", owner_id=owner_id)
     if isinstance(found, str):
         raise _refusal(found)
     return [WorkFile(name, size) for name, size in found["files"]], found["saved"]
 
 
 async def _fetch(owner_id: int, what: str, name: str) -> bytes:
-    made = await supervisor.ask("workspace.get", owner_id=owner_id, what=what, file_name=name)
+    made = await seam.ask("workspace.get", owner_id=owner_id, what=what, file_name=name)
     if isinstance(made, str):
         raise _refusal(made)
     data = bytearray(made["data"])
     while len(data) < made["size"]:
-        piece = await supervisor.ask(
+        piece = await seam.ask(
             "workspace.piece", owner_id=owner_id, token=made["token"], offset=len(data)
         )
         if not piece:
@@ -250,8 +251,7 @@ def _forget_stale() -> None:
             _DOWNLOADS.pop(key, None)
 
 
-@supervisor.handler("workspace.put")
-async def _put(
+async def on_put(
     owner_id: int, upload_id: str, member: str, index: int, data: bytes, last: bool
 ) -> str | None:
     """One piece of an upload's tar; the last one extracts the whole tar into /work. None when
@@ -338,8 +338,7 @@ _LIST = (
 )
 
 
-@supervisor.handler("workspace.get")
-async def _get(owner_id: int, what: str, file_name: str) -> str | dict:
+async def on_get(owner_id: int, what: str, file_name: str) -> str | dict:
     """Make a download (one file, or /work as a .tar.gz) and hand out its first piece; the rest
     is fetched with workspace.piece. A string says what went wrong."""
     _forget_stale()
@@ -438,8 +437,7 @@ async def _resolve(container_id: str, name: str) -> str:
     return {3: "!missing", 4: "!not-a-file", 5: "!missing"}.get(result.exit_code or 0, "!failed")
 
 
-@supervisor.handler("workspace.piece")
-async def _piece(owner_id: int, token: str, offset: int) -> bytes:
+async def on_piece(owner_id: int, token: str, offset: int) -> bytes:
     made = _DOWNLOADS.get(token)
     if made is None or made[0] != owner_id:
         return b""
@@ -450,8 +448,7 @@ async def _piece(owner_id: int, token: str, offset: int) -> bytes:
     return piece
 
 
-@supervisor.handler("workspace.list")
-async def _list(owner_id: int) -> str | dict:
+async def on_list(owner_id: int) -> str | dict:
     container_id = _container_of(owner_id)
     if container_id is None:
         return await asyncio.to_thread(_list_saved, owner_id)

@@ -12,20 +12,10 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from sandbox import (
-    builds,
-    engine,
-    hosts,
-    kube,
-    kube_gate,
-    orchestra,
-    playgrounds,
-    pool,
-    runlog,
-    runs,
-    workspaces,
-)
+from sandbox import engine, kube, runlog
 from sandbox.models import Run
+from sandbox.supervisor import builds, hosts, kube_gate, playgrounds, pool, runs, workspaces
+from sandbox.supervisor import labs as orchestra
 
 log = logging.getLogger(__name__)
 

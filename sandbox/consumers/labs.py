@@ -11,7 +11,8 @@ from datetime import datetime
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import engine, lab_requests
+from sandbox import engine
+from sandbox.api import labs as lab_requests
 
 POLL_SECONDS = 1.0
 

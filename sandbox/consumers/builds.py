@@ -9,9 +9,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import builds, engine, supervisor
+from sandbox import engine, seam
 from sandbox.hooks import build_end_fragments, may_watch
 from sandbox.models import Build
+from sandbox.supervisor import builds
 
 FRAMES = "sandbox/build_panel.html"
 WATCH_SECONDS = 5.0
@@ -94,19 +95,19 @@ class BuildOutputConsumer(AsyncWebsocketConsumer):
         """While building: every few seconds, a build no longer marked building ends here too
         (its end event lost, or a restarted supervisor marked it failed); scaled out, every
         second, a supervisor whose heartbeat is gone is said in place of the spinner."""
-        separate = supervisor.separate()
-        tick = supervisor.CHECK_SECONDS if separate else WATCH_SECONDS
+        separate = seam.separate()
+        tick = seam.CHECK_SECONDS if separate else WATCH_SECONDS
         checked = time.monotonic()
         while not self.ended:
             await asyncio.sleep(tick)
             if separate:
-                beating = await supervisor.beating()
+                beating = await seam.beating()
                 if beating is False and not self.supervisor_stopped:
                     self.supervisor_stopped = True
                     await self._send(
                         "supervisor-stopped",
                         build_id=self.build_id,
-                        message=supervisor.BUILD_STOPPED_MESSAGE,
+                        message=seam.BUILD_STOPPED_MESSAGE,
                     )
                 elif beating and self.supervisor_stopped:
                     self.supervisor_stopped = False

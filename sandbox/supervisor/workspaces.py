@@ -28,7 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sandbox import engine, supervisor
+from sandbox import engine, seam
 from sandbox.models import Workspace
 
 log = logging.getLogger(__name__)
@@ -237,4 +237,4 @@ async def request_reset(owner_id: int) -> None:
     saving (its next open starts with an empty /work). Asked from any web worker; `owner_id`
     comes from the signed-in student, or from a class an instructor teaches, never from a URL
     alone."""
-    await supervisor.ask("workspace.reset", owner_id=owner_id)
+    await seam.ask("workspace.reset", owner_id=owner_id)

@@ -26,9 +26,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks, kube, kube_gate, supervisor, workspaces
+from sandbox import engine, hooks, kube, seam
 from sandbox.models import Playground, Workspace
-from sandbox.pipe import OutputPipe
+from sandbox.supervisor import kube_gate, workspaces
+from sandbox.supervisor.pipe import OutputPipe
 
 log = logging.getLogger(__name__)
 
@@ -641,11 +642,10 @@ def _view(live: LivePlayground) -> dict:
 async def request_open(owner_id: int) -> dict:
     """Open (or reattach to) the owner's terminal: its id, expiry, scrollback and the sequence
     number the scrollback reaches. Join the group first: later frames have higher numbers."""
-    return await supervisor.ask("terminal.open", owner_id=owner_id)
+    return await seam.ask("terminal.open", owner_id=owner_id)
 
 
-@supervisor.handler("terminal.open")
-async def _open_request(owner_id: int) -> dict:
+async def on_open(owner_id: int) -> dict:
     live = await open_for(owner_id)
     live.sockets += 1
     return _view(live)
@@ -653,11 +653,10 @@ async def _open_request(owner_id: int) -> dict:
 
 async def request_watch(owner_id: int, playground_id: str) -> dict | None:
     """A read-only view of the owner's terminal, if `playground_id` is the live one."""
-    return await supervisor.ask("terminal.watch", owner_id=owner_id, playground_id=playground_id)
+    return await seam.ask("terminal.watch", owner_id=owner_id, playground_id=playground_id)
 
 
-@supervisor.handler("terminal.watch")
-async def _watch_request(owner_id: int, playground_id: str) -> dict | None:
+async def on_watch(owner_id: int, playground_id: str) -> dict | None:
     live = LIVE.get(owner_id)
     if live is None or live.id != str(playground_id):
         return None
@@ -669,32 +668,29 @@ async def request_input(owner_id: int, data: str) -> None:
         raise TooMuchInput(
             _("한 번에 보낼 수 있는 입력은 {n}자까지예요.").format(n=MAX_INPUT_CHARS)
         )
-    await supervisor.tell("terminal.input", owner_id=owner_id, data=data)
+    await seam.tell("terminal.input", owner_id=owner_id, data=data)
 
 
-@supervisor.handler("terminal.input")
-async def _input_request(owner_id: int, data: str) -> None:
+async def on_input(owner_id: int, data: str) -> None:
     if (live := LIVE.get(owner_id)) is not None:
         await send_input(live, data)
 
 
 async def request_resize(owner_id: int, rows: int, cols: int) -> None:
-    await supervisor.tell("terminal.resize", owner_id=owner_id, rows=rows, cols=cols)
+    await seam.tell("terminal.resize", owner_id=owner_id, rows=rows, cols=cols)
 
 
-@supervisor.handler("terminal.resize")
-async def _resize_request(owner_id: int, rows: int, cols: int) -> None:
+async def on_resize(owner_id: int, rows: int, cols: int) -> None:
     if (live := LIVE.get(owner_id)) is not None:
         await resize(live, rows, cols)
 
 
 async def request_left(owner_id: int) -> None:
     """A tab of the owner's closed: the idle clock starts when the last one goes."""
-    await supervisor.tell("terminal.left", owner_id=owner_id)
+    await seam.tell("terminal.left", owner_id=owner_id)
 
 
-@supervisor.handler("terminal.left")
-async def _left_request(owner_id: int) -> None:
+async def on_left(owner_id: int) -> None:
     if (live := LIVE.get(owner_id)) is not None:
         live.sockets = max(0, live.sockets - 1)
         live.last_seen = time.monotonic()
@@ -702,24 +698,20 @@ async def _left_request(owner_id: int) -> None:
 
 async def request_check(owner_id: int, command: str, timeout: int) -> engine.ExecResult:
     """Run a lesson's check in the owner's terminal (NoPlayground if none is open)."""
-    found = await supervisor.ask(
-        "terminal.check", owner_id=owner_id, command=command, timeout=timeout
-    )
+    found = await seam.ask("terminal.check", owner_id=owner_id, command=command, timeout=timeout)
     if found is None:
         raise NoPlayground(owner_id)
     return engine.ExecResult(**found)
 
 
-@supervisor.handler("terminal.check")
-async def _check_request(owner_id: int, command: str, timeout: int) -> dict | None:
+async def on_check(owner_id: int, command: str, timeout: int) -> dict | None:
     try:
         return asdict(await run_in(owner_id, command, timeout))
     except NoPlayground:
         return None
 
 
-@supervisor.handler("workspace.reset")
-async def _reset_request(owner_id: int) -> None:
+async def on_reset(owner_id: int) -> None:
     """Empty the owner's workspace: a live terminal ends without saving, the tar goes."""
     lock = _OPENING.setdefault(owner_id, asyncio.Lock())
     async with lock:

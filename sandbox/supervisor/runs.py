@@ -6,7 +6,7 @@ together on the run's private network, the run ending when the main one exits; o
 command several times, one container after another, each timed.
 
 Web code calls `start_run` and `stop_run`: they check and record in the database, then ask the
-sandbox supervisor (sandbox/supervisor.py) to follow or stop the run: inside this process by
+sandbox supervisor (sandbox/seam.py) to follow or stop the run: inside this process by
 default, or in `manage.py sandbox_supervisor` when scaled out. The follower is an asyncio task;
 the blocking Docker calls go to worker threads, and each attach stream is read by a thread of
 its own (`_pump`). Every frame goes to the run log (sandbox/runlog.py), then to the run's
@@ -33,10 +33,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks, hosts, pool, runlog, runqueue, supervisor
+from sandbox import engine, hooks, runlog, seam
+from sandbox.api import queue as runqueue
 from sandbox.images import LAB_IMAGES
 from sandbox.models import QueuedRun, Run
-from sandbox.pipe import OutputPipe
+from sandbox.supervisor import hosts, pool
+from sandbox.supervisor.pipe import OutputPipe
 
 log = logging.getLogger(__name__)
 
@@ -227,9 +229,9 @@ async def hand_over(run: Run, spec: RunSpec) -> None:
     try:
         # The log first: a socket that opens before the first container sees an empty run.
         await runlog.current().begin(str(run.id), [part.name for part in spec.containers()])
-        await supervisor.tell("run.start", run_id=str(run.id), spec=spec.data())
+        await seam.tell("run.start", run_id=str(run.id), spec=spec.data())
     except engine.EngineUnavailable as error:  # also: the supervisor is not running
-        await _fail_unstarted(run, str(error) if supervisor.separate() else ENGINE_DOWN_MESSAGE)
+        await _fail_unstarted(run, str(error) if seam.separate() else ENGINE_DOWN_MESSAGE)
     except Exception as error:  # the run log's store (Redis) is unreachable
         log.warning("run %s could not be handed over: %s", run.id, error)
         await _fail_unstarted(run, _("실습을 시작하지 못했어요. 잠시 후 다시 실행해 주세요."))
@@ -269,8 +271,7 @@ async def publish_ended(run_id: str) -> None:
     await _publish(run_id, {"type": "run.ended"})
 
 
-@supervisor.handler("run.start")
-async def _follow_request(run_id: str, spec: dict) -> None:
+async def on_start(run_id: str, spec: dict) -> None:
     """Supervisor side: start following a run the web side recorded."""
     spec = RunSpec.from_data(spec)
     run = await Run.objects.filter(pk=run_id, state__in=Run.LIVE_STATES).afirst()
@@ -335,11 +336,10 @@ async def _publish(run_id: str, event: dict) -> None:
 
 async def stop_run(run_id: str, because: str) -> bool:
     """Stop a live run; False if no supervisor follows it."""
-    return bool(await supervisor.ask("run.stop", run_id=str(run_id), because=str(because)))
+    return bool(await seam.ask("run.stop", run_id=str(run_id), because=str(because)))
 
 
-@supervisor.handler("run.stop")
-async def _stop(run_id: str, because: str) -> bool:
+async def on_stop(run_id: str, because: str) -> bool:
     live = LIVE.get(str(run_id))
     if live is None:
         return False

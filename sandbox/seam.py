@@ -1,4 +1,5 @@
-"""The sandbox supervisor: the one place that decides which process talks to the Docker Engine.
+"""The seam between web code and the sandbox supervisor, the one kind of process that talks to
+the Docker Engine (sandbox/supervisor/).
 
 Web code never follows a container itself; it asks the supervisor, by name:
 - `tell(name, **payload)`: do this, no answer awaited (start following a run, stop it, a
@@ -12,31 +13,31 @@ socket; answers come back on the asking process's own channel. Either way, what 
 streams (a run's output) reaches sockets through channel-layer groups and the run log, so a
 socket may be served by any web worker.
 
-Handlers register themselves (`@handler("run.start")`), so this module depends on nothing in the
-sandbox but the engine's exceptions.
+The names and their handlers are one table, sandbox/supervisor/handlers.py. This module never
+imports it: a process that supervises installs it here (`install_inside`, at start-up in
+sandbox/apps.py), so a web worker of a scaled-out deployment never loads the supervisor's code,
+the engine or the Docker SDK (an import contract in pyproject.toml says so).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine_threads, redisconn
+from sandbox import redisconn
 from sandbox.errors import EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[..., Awaitable[object]]
-_HANDLERS: dict[str, Handler] = {}
+# Runs a named request in this process (the supervisor's table, when it supervises here).
+Inside = Callable[[str, dict], Awaitable[object]]
+_inside: Inside | None = None
 
 HEARTBEAT_SECONDS = 2.0
 # Missing this many heartbeats in a row means the supervisor is gone.
@@ -62,12 +63,17 @@ class SupervisorUnavailable(EngineUnavailable):
     """The separate supervisor is not running: for the student, as good as no engine."""
 
 
-def handler(name: str) -> Callable[[Handler], Handler]:
-    def register(function: Handler) -> Handler:
-        _HANDLERS[name] = function
-        return function
+def install_inside(call: Inside) -> None:
+    """This process supervises: requests run here, through `call` (sandbox/apps.py)."""
+    global _inside
+    _inside = call
 
-    return register
+
+def _call_inside(name: str, payload: dict) -> Awaitable[object]:
+    if _inside is None:
+        # Only a misconfigured process gets here (inside, yet the supervisor not installed).
+        raise SupervisorUnavailable(str(GONE_MESSAGE))
+    return _inside(name, payload)
 
 
 def separate() -> bool:
@@ -78,15 +84,14 @@ def channel() -> str:
     return f"sandbox-supervisor.{settings.SANDBOX_NAMESPACE}"
 
 
-def _heartbeat_key() -> str:
+def heartbeat_key() -> str:
     return f"baeum:{settings.SANDBOX_NAMESPACE}:supervisor"
 
 
 async def tell(name: str, **payload) -> None:
     """Have the supervisor do `name`; returns once it is handed over (inside: once started)."""
     if not separate():
-        engine_threads.install()  # inside: this loop runs the handlers' engine calls
-        await _HANDLERS[name](**payload)
+        await _call_inside(name, payload)
         return
     await _require_supervisor()
     await get_channel_layer().send(channel(), {"type": "sandbox.request", "name": name, **payload})
@@ -96,8 +101,7 @@ async def ask(name: str, **payload):
     """Have the supervisor do `name` and return its answer. Its EngineError or
     EngineUnavailable is raised here, as if the engine had been called in this process."""
     if not separate():
-        engine_threads.install()
-        return await _HANDLERS[name](**payload)
+        return await _call_inside(name, payload)
     await _require_supervisor()
     layer = get_channel_layer()
     reply = await layer.new_channel()
@@ -127,7 +131,7 @@ async def _require_supervisor() -> None:
     if time.monotonic() - _seen_alive_at < 1.0:
         return
     try:
-        alive = await redisconn.client().exists(_heartbeat_key())
+        alive = await redisconn.client().exists(heartbeat_key())
     except (redis.RedisError, OSError) as error:
         log.warning("supervisor heartbeat unreadable: %s", error)
         raise SupervisorUnavailable(str(GONE_MESSAGE)) from error
@@ -165,7 +169,7 @@ async def _read_beat() -> bool | None:
 
     try:
         redis_client = redisconn.client()
-        if await redis_client.exists(_heartbeat_key()):
+        if await redis_client.exists(heartbeat_key()):
             _seen_alive_at = time.monotonic()
             return True
         # Gone, or Redis restarted a moment ago (its keys lost until the next beat).
@@ -174,95 +178,3 @@ async def _read_beat() -> bool | None:
         log.info("heartbeat check: Redis unavailable (%s)", error)
         return None
     return False if int(uptime) > HEARTBEAT_TTL_SECONDS else None
-
-
-# The supervisor process (manage.py sandbox_supervisor).
-
-
-async def another_is_beating() -> bool:
-    """Another supervisor of this deployment (on any machine) is alive: its heartbeat stands
-    past its time to live (a supervisor killed a moment ago leaves a key that expires)."""
-    deadline = time.monotonic() + HEARTBEAT_TTL_SECONDS + 1
-    while await redisconn.client().exists(_heartbeat_key()):
-        if time.monotonic() > deadline:
-            return True
-        await asyncio.sleep(0.5)
-    return False
-
-
-async def serve(stop: asyncio.Event) -> None:
-    """Answer requests until `stop` is set; survives the channel layer going away for a while."""
-    engine_threads.install()
-    layer = get_channel_layer()
-    beating = asyncio.create_task(_beat(stop))
-    pending: set[asyncio.Task] = set()
-    log.info("sandbox supervisor listening on %s (pid %d)", channel(), os.getpid())
-    try:
-        while not stop.is_set():
-            try:
-                message = await _receive(layer, stop)
-            except Exception as error:  # Redis restarting: wait and listen again
-                log.warning("supervisor: channel layer unavailable (%s); retrying", error)
-                await asyncio.sleep(1)
-                continue
-            if message is None:
-                continue
-            task = asyncio.create_task(_handle(layer, message))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-    finally:
-        beating.cancel()
-        await asyncio.gather(beating, *pending, return_exceptions=True)
-
-
-async def _receive(layer, stop: asyncio.Event) -> dict | None:
-    receiving = asyncio.ensure_future(layer.receive(channel()))
-    stopping = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if receiving in done:
-        stopping.cancel()
-        return receiving.result()
-    receiving.cancel()
-    return None
-
-
-async def _handle(layer, message: dict) -> None:
-    name = message.pop("name", "")
-    reply = message.pop("reply", None)
-    message.pop("type", None)
-    answer: dict = {}
-    try:
-        function = _HANDLERS[name]
-    except KeyError:
-        log.error("supervisor: no handler for %r", name)
-        answer["error"] = f"unknown request {name!r}"
-    else:
-        try:
-            answer["value"] = await function(**message)
-        except EngineUnavailable as error:
-            answer["unavailable"] = str(error) or str(GONE_MESSAGE)
-        except EngineError as error:
-            answer["error"] = str(error)
-        except Exception:
-            log.exception("supervisor: %s failed", name)
-            answer["error"] = "internal error"
-    if reply:
-        try:
-            await layer.send(reply, {"type": "sandbox.answer", **answer})
-        except Exception as error:
-            log.warning("supervisor: could not answer %s (%s)", name, error)
-
-
-async def _beat(stop: asyncio.Event) -> None:
-    import redis
-
-    me = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
-    while not stop.is_set():
-        try:
-            await redisconn.client().set(_heartbeat_key(), me, ex=HEARTBEAT_TTL_SECONDS)
-        except (redis.RedisError, OSError) as error:
-            log.warning("supervisor: heartbeat failed (%s)", error)
-        with suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_SECONDS)
-    with suppress(Exception):
-        await redisconn.client().delete(_heartbeat_key())

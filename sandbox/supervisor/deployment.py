@@ -4,7 +4,7 @@ second one refuses to start, in words, and says how to run a deployment of its o
 
 A deployment is its database (settings.SANDBOX_NAMESPACE is derived from it): one machine's
 processes meet at a lock file named after the namespace; a separate supervisor elsewhere is
-seen by its heartbeat in Redis (sandbox/supervisor.py).
+seen by its heartbeat in Redis (sandbox/seam.py).
 """
 
 from __future__ import annotations

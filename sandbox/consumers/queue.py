@@ -15,7 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from sandbox import runqueue
+from sandbox.api import queue as runqueue
 from sandbox.hooks import may_watch
 from sandbox.models import QueuedRun, Run
 

@@ -17,7 +17,7 @@ import yaml
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from sandbox import engine, supervisor
+from sandbox import engine
 
 log = logging.getLogger(__name__)
 
@@ -420,8 +420,7 @@ async def wait_until(owner_id: int, predicate, timeout: float = 60) -> dict:
 # held by the supervisor (LIVE above), so any web worker sees the same lab.
 
 
-@supervisor.handler("lab.apply")
-async def _apply_request(owner_id: int, text: str) -> str:
+async def on_apply(owner_id: int, text: str) -> str:
     try:
         await asyncio.to_thread(apply, owner_id, text)
     except (ManifestError, OrchestrationOff) as error:
@@ -429,8 +428,7 @@ async def _apply_request(owner_id: int, text: str) -> str:
     return ""
 
 
-@supervisor.handler("lab.state")
-async def _state_request(owner_id: int) -> dict | None:
+async def on_state(owner_id: int) -> dict | None:
     found = await asyncio.to_thread(state, owner_id)
     lab = LIVE.get(owner_id)
     if found is None or lab is None:
@@ -443,18 +441,15 @@ async def _state_request(owner_id: int) -> dict | None:
     }
 
 
-@supervisor.handler("lab.kill")
-async def _kill_request(owner_id: int, task_id: str) -> bool:
+async def on_kill(owner_id: int, task_id: str) -> bool:
     return await asyncio.to_thread(kill_replica, owner_id, task_id)
 
 
-@supervisor.handler("lab.rollback")
-async def _rollback_request(owner_id: int) -> None:
+async def on_rollback(owner_id: int) -> None:
     await asyncio.to_thread(rollback, owner_id)
 
 
-@supervisor.handler("lab.balance")
-async def _balance_request(owner_id: int, requests: int) -> list[str] | None:
+async def on_balance(owner_id: int, requests: int) -> list[str] | None:
     if owner_id not in LIVE:
         return None
     return await asyncio.to_thread(load_balance, owner_id, requests)

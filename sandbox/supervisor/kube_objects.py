@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sandbox import kube, supervisor
+from sandbox import kube, seam
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +17,10 @@ log = logging.getLogger(__name__)
 async def request_objects(owner_id: int) -> dict:
     """{configured, unavailable, namespace, exists, asleep, pods, workloads} (see
     kube.student_objects); EngineUnavailable when the supervisor is away."""
-    return await supervisor.ask("kube.objects", owner_id=owner_id)
+    return await seam.ask("kube.objects", owner_id=owner_id)
 
 
-@supervisor.handler("kube.objects")
-async def _objects_request(owner_id: int) -> dict:
+async def on_objects(owner_id: int) -> dict:
     if not kube.configured():
         return {"configured": False}
     try:

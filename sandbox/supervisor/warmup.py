@@ -30,8 +30,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from sandbox import engine, pool, supervisor
+from sandbox import engine, seam
 from sandbox.models import Playground, Run
+from sandbox.supervisor import pool
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +58,16 @@ def budget_containers() -> int:
 
 async def warm(key: str, owner_ids: list[int]) -> dict:
     """Start (or restart) warming for `key` (a class) and its students; returns `state`."""
-    return await supervisor.ask("pool.warm", key=key, owner_ids=list(owner_ids))
+    return await seam.ask("pool.warm", key=key, owner_ids=list(owner_ids))
 
 
 async def cool(key: str) -> dict:
     """End warming for `key` now (수업 끝); returns `state`."""
-    return await supervisor.ask("pool.cool", key=key)
+    return await seam.ask("pool.cool", key=key)
 
 
 async def state(key: str) -> dict:
-    return await supervisor.ask("pool.state", key=key)
+    return await seam.ask("pool.state", key=key)
 
 
 # Supervisor side.
@@ -177,20 +178,17 @@ def warmer() -> Warmer:
     return _WARMERS[loop]
 
 
-@supervisor.handler("pool.warm")
-async def _warm(key: str, owner_ids: list[int]) -> dict:
+async def on_warm(key: str, owner_ids: list[int]) -> dict:
     await warmer().warm(key, owner_ids)
     return await warmer().state(key)
 
 
-@supervisor.handler("pool.cool")
-async def _cool(key: str) -> dict:
+async def on_cool(key: str) -> dict:
     await warmer().cool(key)
     return await warmer().state(key)
 
 
-@supervisor.handler("pool.state")
-async def _state(key: str) -> dict:
+async def on_state(key: str) -> dict:
     return await warmer().state(key)
 
 

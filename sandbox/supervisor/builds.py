@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import dockerfile_rules, engine, supervisor
+from sandbox import dockerfile_rules, engine, seam
 from sandbox.images import LAB_IMAGES
 from sandbox.models import Build
 
@@ -116,20 +116,19 @@ async def start_build(spec: BuildSpec) -> Build:
         dockerfile=spec.dockerfile,
     )
     try:
-        await supervisor.tell("build.start", build_id=str(build.id), spec=asdict(spec))
+        await seam.tell("build.start", build_id=str(build.id), spec=asdict(spec))
     except engine.EngineUnavailable as error:  # also: the supervisor is not running
         log.warning("build %s could not be handed over: %s", build.id, error)
         build.state = Build.State.FAILED
         build.message = (
-            str(error) if isinstance(error, supervisor.SupervisorUnavailable) else str(ENGINE_DOWN)
+            str(error) if isinstance(error, seam.SupervisorUnavailable) else str(ENGINE_DOWN)
         )
         build.ended_at = timezone.now()
         await build.asave()
     return build
 
 
-@supervisor.handler("build.start")
-async def _follow_request(build_id: str, spec: dict) -> None:
+async def on_start(build_id: str, spec: dict) -> None:
     """Supervisor side: follow a build the web side recorded."""
     build = await Build.objects.filter(pk=build_id, state=Build.State.BUILDING).afirst()
     if build is None or build_id in LIVE:
@@ -142,18 +141,17 @@ async def _follow_request(build_id: str, spec: dict) -> None:
 
 async def request_tag(build: Build, version: str) -> None:
     """Web side: have the supervisor tag the build (raises BuildRefused in words)."""
-    refused = await supervisor.ask("build.tag", build_id=str(build.id), version=version)
+    refused = await seam.ask("build.tag", build_id=str(build.id), version=version)
     if refused:
         raise BuildRefused(refused)
 
 
 async def request_layers(build: Build) -> list[dict]:
     """Web side: the built image's layers (see `layers`), from the supervisor."""
-    return await supervisor.ask("build.layers", build_id=str(build.id))
+    return await seam.ask("build.layers", build_id=str(build.id))
 
 
-@supervisor.handler("build.tag")
-async def _tag_request(build_id: str, version: str) -> str:
+async def on_tag(build_id: str, version: str) -> str:
     build = await Build.objects.aget(pk=build_id)
     try:
         await asyncio.to_thread(tag_version, build, version)
@@ -162,8 +160,7 @@ async def _tag_request(build_id: str, version: str) -> str:
     return ""
 
 
-@supervisor.handler("build.layers")
-async def _layers_request(build_id: str) -> list[dict]:
+async def on_layers(build_id: str) -> list[dict]:
     return await asyncio.to_thread(layers, await Build.objects.aget(pk=build_id))
 
 
