@@ -18,9 +18,9 @@ from lessons.forms import SignupForm
 from lessons.models import Attempt
 from lessons.progress import course_progress, lesson_progress, record
 from sandbox import errors
+from sandbox.api import playgrounds, runs
 from sandbox.api import queue as runqueue
 from sandbox.models import QueuedRun, Run
-from sandbox.supervisor import playgrounds, runs
 
 
 def course(request: HttpRequest) -> HttpResponse:

@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 from sandbox import engine
 from sandbox.api import labs as lab_requests
 from sandbox.api import queue as runqueue
+from sandbox.api import runs
 from sandbox.hooks import may_watch
 from sandbox.models import QueuedRun, Run
-from sandbox.supervisor import runs, workspace_files
+from sandbox.supervisor import workspace_files
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ import pytest
 from lessons.catalogue import TRACKS, catalogue
 from lessons.checks import verdict
 from lessons.views import _run_spec
+from sandbox.api import runs
 from sandbox.models import Run
-from sandbox.supervisor import runs
+from sandbox.supervisor import runs as following
 
 # The course's own content, checked once (the scaled-out pass tests the shape, not the lessons).
 pytestmark = pytest.mark.course
@@ -32,7 +33,7 @@ QUESTIONS = every("questions")
 @pytest.mark.parametrize(("lesson", "exercise"), EXERCISES)
 async def test_every_exercise_passes_its_own_check(alice, lesson, exercise):
     run = await runs.start_run(_run_spec(lesson, exercise, exercise.command, alice.pk))
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     passed, reason = verdict(run, exercise)
     assert passed, f"{reason}\n--- output ---\n{run.transcript[-2000:]}"
@@ -52,7 +53,7 @@ def test_every_exercise_names_a_plausible_mistake(lesson, exercise):
 async def test_every_exercise_fails_its_plausible_mistake(alice, lesson, exercise):
     mistaken = exercise.mistaken()
     run = await runs.start_run(_run_spec(lesson, mistaken, mistaken.command, alice.pk))
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     passed, _reason = verdict(run, exercise)
     assert not passed, f"the mistake passed\n--- output ---\n{run.transcript[-2000:]}"
@@ -134,7 +135,7 @@ async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, b
     run = await runs.start_run(
         runs.RunSpec(made[0].reference, block.run, alice.pk, "test", timeout=20)
     )
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     assert block.expect.failures(run.exit_code, run.transcript, run.oom_killed) == []
     for build in made:
@@ -164,7 +165,7 @@ async def test_every_build_exercise_fails_its_plausible_mistake(alice, lesson, b
     run = await runs.start_run(
         runs.RunSpec(build.reference, block.run, alice.pk, "test", timeout=20)
     )
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     await asyncio.to_thread(builds.remove_build_image, build)
     assert block.expect.failures(run.exit_code, run.transcript, run.oom_killed), run.transcript

@@ -9,8 +9,9 @@ from django.urls import reverse
 from lessons.classes import student_changed
 from lessons.consumers import REFUSED
 from lessons.models import Classroom
+from sandbox.api import runs
 from sandbox.models import Run
-from sandbox.supervisor import runs
+from sandbox.supervisor import runs as following
 from sandbox.tests.helpers import spec
 from website.routing import websocket_application
 
@@ -74,7 +75,7 @@ async def test_a_students_run_appears_and_the_instructor_stops_it(classroom, tea
         await asyncio.sleep(0.05)
     response = await instructor.post(reverse("run_stop", args=[run.id]))
     assert response.status_code == 204
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     assert run.state == Run.State.STOPPED and run.message == "강사가 실행을 멈췄어요."
     await comm.disconnect()
@@ -96,4 +97,4 @@ async def test_an_instructor_cannot_stop_another_class_sandbox(
     assert (await client.post(reverse("run_stop", args=[run.id]))).status_code == 404
     assert (await Run.objects.aget(pk=run.pk)).is_live
     await runs.stop_run(str(run.id), "over")
-    await runs.wait_for_all()
+    await following.wait_for_all()

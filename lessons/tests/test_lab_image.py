@@ -3,15 +3,16 @@ one build everywhere (FROM scratch around Debian's static busybox)."""
 
 import pytest
 
+from sandbox.api import runs
 from sandbox.models import Run
-from sandbox.supervisor import runs
+from sandbox.supervisor import runs as following
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
 async def run_in_lab(owner_id: int, command: str) -> Run:
     run = await runs.start_run(runs.RunSpec("baeum/lab", command, owner_id, "test", timeout=20))
-    await runs.wait_for_all()
+    await following.wait_for_all()
     return await Run.objects.aget(pk=run.pk)
 
 

@@ -5,8 +5,9 @@ from django.urls import reverse
 from lessons.catalogue import catalogue
 from lessons.models import Attempt
 from lessons.progress import DONE, IN_PROGRESS, NOT_STARTED, blocks_of, lesson_progress
+from sandbox.api import runs
 from sandbox.models import Run
-from sandbox.supervisor import runs
+from sandbox.supervisor import runs as following
 
 LESSON = "docker-01-what-is-a-container"
 
@@ -77,7 +78,7 @@ async def test_a_passed_run_records_a_passed_attempt(alice):
     client = AsyncClient()
     await client.aforce_login(alice)
     await client.post(reverse("exercise_run", args=[LESSON, "run-twice"]))
-    await runs.wait_for_all()
+    await following.wait_for_all()
     attempt = await Attempt.objects.aget(student=alice)
     assert attempt.passed and attempt.block == "run-twice" and attempt.kind == "exercise"
     assert attempt.run_id == (await Run.objects.aget(owner=alice)).pk
@@ -91,7 +92,7 @@ async def test_a_failed_check_says_why(alice):
     await client.post(
         reverse("exercise_run", args=[LESSON, "my-hostname"]), {"command": "echo nothing; exit 2"}
     )
-    await runs.wait_for_all()
+    await following.wait_for_all()
     attempt = await Attempt.objects.aget(student=alice)
     assert not attempt.passed
     assert "종료 코드가 0이어야 하는데 2였어요" in attempt.reason

@@ -8,8 +8,9 @@ from django.test import AsyncClient, override_settings
 from django.urls import reverse
 
 from lessons.models import Attempt
+from sandbox.api import runs
 from sandbox.models import QueuedRun, Run
-from sandbox.supervisor import runs
+from sandbox.supervisor import runs as following
 
 pytestmark = [
     pytest.mark.docker,
@@ -48,7 +49,7 @@ async def test_a_press_on_a_full_server_waits_and_runs_with_the_tab_closed(alice
         # attempt is recorded like any run's.
         while await QueuedRun.objects.aexists():
             await asyncio.sleep(0.2)
-        await runs.wait_for_all()
+        await following.wait_for_all()
     run = await Run.objects.aget(owner=bob)
     assert run.transcript == "bob-queued\n" and run.queued_as == entry.key
     attempt = await Attempt.objects.aget(student=bob)

@@ -42,6 +42,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sandbox.models import QueuedRun, Run
+from sandbox.specs import RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ standing = database_sync_to_async(standing_sync)
 def claim() -> list[tuple[QueuedRun, Run]]:
     """Take the oldest entries while the limit allows: each row deleted and its Run created in
     one transaction, under the queue's lock."""
-    from sandbox.supervisor import runs  # the Run's shape is the press's (runs.new_run
+    from sandbox.api import runs  # the Run's shape is the press's (runs.new_run
 
     taken: list[tuple[QueuedRun, Run]] = []
     with transaction.atomic():
@@ -179,7 +180,7 @@ def claim() -> list[tuple[QueuedRun, Run]]:
             deleted, _ = QueuedRun.objects.filter(pk=entry.pk).delete()
             if not deleted:
                 continue  # another dispatcher took it (cannot under the lock; never twice)
-            spec = runs.RunSpec.from_data(entry.spec)
+            spec = RunSpec.from_data(entry.spec)
             try:
                 with transaction.atomic():
                     run = runs.new_run(spec, queued_as=entry.key)
@@ -236,11 +237,11 @@ async def take() -> list[tuple[QueuedRun, Run]]:
 
 async def start(taken: list[tuple[QueuedRun, Run]]) -> int:
     """Hand the runs just taken to the supervisor and tell their sockets."""
-    from sandbox.supervisor import runs
+    from sandbox.api import runs
 
     for entry, run in taken:
         if not getattr(run, "joined_existing", False):
-            spec = runs.RunSpec.from_data(entry.spec)
+            spec = RunSpec.from_data(entry.spec)
             await runs.hand_over(run, spec)
         log.info("queue: entry %s became run %s", entry.key, run.id)
         await _send(entry_group(entry.key), {"type": "queue.started", "run_id": str(run.id)})

@@ -10,10 +10,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import runlog, seam
+from sandbox import events, runlog, seam
 from sandbox.hooks import end_fragments, may_watch
 from sandbox.models import Run
-from sandbox.supervisor import runs
 
 FRAMES = "sandbox/run_panel.html"
 REFUSED = 4403
@@ -43,7 +42,7 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
-        self.group = runs.group_name(self.run_id)
+        self.group = events.run_group(self.run_id)
         self.seq = 0
         self.ended = False
         self.supervisor_stopped = False

@@ -12,9 +12,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from sandbox import engine
+from sandbox.api import playgrounds
 from sandbox.hooks import may_watch
 from sandbox.models import Playground
-from sandbox.supervisor import playgrounds, terminal_time
+from sandbox.supervisor import terminal_time
 
 log = logging.getLogger(__name__)
 

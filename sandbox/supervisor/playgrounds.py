@@ -26,7 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks, kube, seam
+from sandbox import engine, hooks, kube
+from sandbox.api.playgrounds import MAX_INPUT_CHARS, NoPlayground, TooMuchInput, group_name
 from sandbox.models import Playground, Workspace
 from sandbox.supervisor import kube_gate, workspaces
 from sandbox.supervisor.pipe import OutputPipe
@@ -34,7 +35,6 @@ from sandbox.supervisor.pipe import OutputPipe
 log = logging.getLogger(__name__)
 
 SCROLLBACK_CHARS = 64 * 1024
-MAX_INPUT_CHARS = 4096
 FLOOD_BYTES = 16 * 1024
 # The shell is not exec'd: when it exits, the container prints EXITED_MARK (an OSC sequence a
 # terminal ignores) and stays up a moment, so the relay can save /work before removing it (a
@@ -42,10 +42,6 @@ FLOOD_BYTES = 16 * 1024
 EXITED_MARK = "\x1b]777;baeum-shell-exited\x07"
 SHELL = "cd /work; sh -i; printf '\\033]777;baeum-shell-exited\\007'; exec sleep 30"
 ENVIRONMENT = (("TERM", "xterm-256color"), ("PS1", r"student@baeum:\w$ "), ("HOME", "/work"))
-
-
-class TooMuchInput(ValueError):
-    pass
 
 
 @dataclass
@@ -118,11 +114,6 @@ KUBECTL_UNAVAILABLE = gettext_lazy(
 RESET_REASON = gettext_lazy(
     "작업 공간(/work)을 비웠어요. 터미널 열기를 누르면 빈 /work로 새로 열려요."
 )
-
-
-def group_name(owner_id) -> str:
-    """The group of every socket showing the owner's terminal (theirs and watchers')."""
-    return f"terminal_u{owner_id}"
 
 
 def held_container_ids() -> set[str]:
@@ -611,10 +602,6 @@ async def _supervise() -> None:
             log.exception("playground supervisor")
 
 
-class NoPlayground(LookupError):
-    pass
-
-
 async def run_in(owner_id: int, command: str, timeout: int) -> engine.ExecResult:
     """Run a command (a lesson's check) in the owner's live playground, as the student's user
     and inside its limits."""
@@ -639,21 +626,10 @@ def _view(live: LivePlayground) -> dict:
     }
 
 
-async def request_open(owner_id: int) -> dict:
-    """Open (or reattach to) the owner's terminal: its id, expiry, scrollback and the sequence
-    number the scrollback reaches. Join the group first: later frames have higher numbers."""
-    return await seam.ask("terminal.open", owner_id=owner_id)
-
-
 async def on_open(owner_id: int) -> dict:
     live = await open_for(owner_id)
     live.sockets += 1
     return _view(live)
-
-
-async def request_watch(owner_id: int, playground_id: str) -> dict | None:
-    """A read-only view of the owner's terminal, if `playground_id` is the live one."""
-    return await seam.ask("terminal.watch", owner_id=owner_id, playground_id=playground_id)
 
 
 async def on_watch(owner_id: int, playground_id: str) -> dict | None:
@@ -663,21 +639,9 @@ async def on_watch(owner_id: int, playground_id: str) -> dict | None:
     return _view(live)
 
 
-async def request_input(owner_id: int, data: str) -> None:
-    if len(data) > MAX_INPUT_CHARS:
-        raise TooMuchInput(
-            _("한 번에 보낼 수 있는 입력은 {n}자까지예요.").format(n=MAX_INPUT_CHARS)
-        )
-    await seam.tell("terminal.input", owner_id=owner_id, data=data)
-
-
 async def on_input(owner_id: int, data: str) -> None:
     if (live := LIVE.get(owner_id)) is not None:
         await send_input(live, data)
-
-
-async def request_resize(owner_id: int, rows: int, cols: int) -> None:
-    await seam.tell("terminal.resize", owner_id=owner_id, rows=rows, cols=cols)
 
 
 async def on_resize(owner_id: int, rows: int, cols: int) -> None:
@@ -685,23 +649,10 @@ async def on_resize(owner_id: int, rows: int, cols: int) -> None:
         await resize(live, rows, cols)
 
 
-async def request_left(owner_id: int) -> None:
-    """A tab of the owner's closed: the idle clock starts when the last one goes."""
-    await seam.tell("terminal.left", owner_id=owner_id)
-
-
 async def on_left(owner_id: int) -> None:
     if (live := LIVE.get(owner_id)) is not None:
         live.sockets = max(0, live.sockets - 1)
         live.last_seen = time.monotonic()
-
-
-async def request_check(owner_id: int, command: str, timeout: int) -> engine.ExecResult:
-    """Run a lesson's check in the owner's terminal (NoPlayground if none is open)."""
-    found = await seam.ask("terminal.check", owner_id=owner_id, command=command, timeout=timeout)
-    if found is None:
-        raise NoPlayground(owner_id)
-    return engine.ExecResult(**found)
 
 
 async def on_check(owner_id: int, command: str, timeout: int) -> dict | None:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, kube, runlog
+from sandbox import engine, events, kube, runlog
 from sandbox.models import Run
 from sandbox.supervisor import builds, hosts, kube_gate, playgrounds, pool, runs, workspaces
 from sandbox.supervisor import labs as orchestra
@@ -119,7 +119,7 @@ async def tell_abandoned(run_ids: list[str]) -> None:
                     transcript="".join(pane["transcript"] for pane in snapshot.panes),
                 )
             await runlog.current().end(run_id)
-        await runs.publish_ended(run_id)
+        await events.run_ended(run_id)
 
 
 def reap_everywhere(grace_seconds: float) -> None:

@@ -5,12 +5,12 @@ A run has one or more containers ("panes", each with its own output): one alone;
 together on the run's private network, the run ending when the main one exits; or the same
 command several times, one container after another, each timed.
 
-Web code calls `start_run` and `stop_run`: they check and record in the database, then ask the
-sandbox supervisor (sandbox/seam.py) to follow or stop the run: inside this process by
-default, or in `manage.py sandbox_supervisor` when scaled out. The follower is an asyncio task;
-the blocking Docker calls go to worker threads, and each attach stream is read by a thread of
-its own (`_pump`). Every frame goes to the run log (sandbox/runlog.py), then to the run's
-channel-layer group, so any web worker's socket can show it.
+Web code calls `start_run` and `stop_run` (sandbox/api/runs.py): they check and record in the
+database, then ask the sandbox supervisor (sandbox/seam.py) to follow or stop the run: inside
+this process by default, or in `manage.py sandbox_supervisor` when scaled out. The follower is an
+asyncio task; the blocking Docker calls go to worker threads, and each attach stream is read by
+a thread of its own (`_pump`). Every frame goes to the run log (sandbox/runlog.py), then to the
+run's channel-layer group, so any web worker's socket can show it.
 """
 
 from __future__ import annotations
@@ -20,23 +20,23 @@ import codecs
 import logging
 import threading
 import time
-import weakref
 from collections import Counter
 from contextlib import suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import engine, hooks, runlog, seam
+from sandbox import engine, events, hooks, runlog
 from sandbox.api import queue as runqueue
+from sandbox.api import runs as api_runs
+from sandbox.api.runs import ENGINE_DOWN_MESSAGE
 from sandbox.images import LAB_IMAGES
 from sandbox.models import QueuedRun, Run
+from sandbox.specs import Part, RunSpec
 from sandbox.supervisor import hosts, pool
 from sandbox.supervisor.pipe import OutputPipe
 
@@ -44,55 +44,12 @@ log = logging.getLogger(__name__)
 
 # Frames to the browser: at most one per FRAME_SECONDS per pane, at most FRAME_BYTES each.
 FRAME_SECONDS = 0.05
-# A live run with no run log yet may be one another web worker created a moment ago and is
-# handing over now (the log begins just after the row): younger than this, a press joins it.
-HAND_OVER_SECONDS = 10
 FRAME_BYTES = 64 * 1024
 
-ENGINE_DOWN_MESSAGE = gettext_lazy(
-    "도커 엔진에 연결할 수 없어요. 잠시 후 다시 실행해 주세요. 계속되면 선생님께 알려 주세요."
-)
 ENGINE_ERROR_MESSAGE = gettext_lazy(
     "실습 컨테이너에 문제가 생겨서 실행을 끝내지 못했어요. 다시 실행해 주세요. "
     "계속되면 선생님께 알려 주세요."
 )
-
-
-class QuotaExceeded(Exception):
-    """The student (or the whole server) already has as many live runs as allowed."""
-
-
-@dataclass(frozen=True)
-class Part:
-    """One container of a run."""
-
-    name: str
-    command: str
-    main: bool = False
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    image: str
-    command: str  # what the run shows as its command; the only part's, for a single container
-    owner_id: int
-    label: str
-    timeout: int
-    memory: str | None = None
-    parts: tuple[Part, ...] = ()  # empty: one container running `command`
-    one_after_another: bool = False  # run the parts in turn, not together
-    volume: str = ""  # the owner's named volume mounted at /data in every part ("" for none)
-
-    def containers(self) -> tuple[Part, ...]:
-        return self.parts or (Part("main", self.command, main=True),)
-
-    def data(self) -> dict:
-        """As plain data, to travel to the supervisor."""
-        return asdict(self)
-
-    @classmethod
-    def from_data(cls, data: dict) -> RunSpec:
-        return cls(**{**data, "parts": tuple(Part(**part) for part in data["parts"])})
 
 
 @dataclass
@@ -164,179 +121,19 @@ class LiveRun:
 # Runs followed by this process, by id. Entries leave once the transcript is saved.
 LIVE: dict[str, LiveRun] = {}
 _TASKS: set[asyncio.Task] = set()
-# Quota checks and run creation happen one at a time, so two quick presses cannot both pass.
-# (One lock per event loop: a lock belongs to the loop that first waits on it.)
-_START_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _start_lock() -> asyncio.Lock:
-    loop = asyncio.get_running_loop()
-    if loop not in _START_LOCKS:
-        _START_LOCKS[loop] = asyncio.Lock()
-    return _START_LOCKS[loop]
-
-
-def group_name(run_id) -> str:
-    return f"run_{run_id}"
-
-
-async def start_run(spec: RunSpec, *, queue: bool = False) -> Run | QueuedRun:
-    """Record a run and have the supervisor follow it; returns before any container exists.
-
-    If the owner already has a live run with the same label (a second press of the same
-    button), that run is returned instead, with `joined_existing` set.
-
-    With `queue`, a press that finds the server full (SANDBOX_MAX_TOTAL live runs), or others
-    already waiting, joins the run queue (sandbox/runqueue.py) and its `QueuedRun` is returned
-    (the same entry, `joined_existing` set, for a second press while it waits); without, it is
-    refused with QuotaExceeded as the student's own limit always is.
-    """
-    async with _start_lock():
-        existing = await _live_run_of(spec)
-        if existing is not None:
-            if await _followed(str(existing.id)) or _being_handed_over(existing):
-                existing.joined_existing = True
-                return existing
-            # Marked live, no run log, and too old to be on its way: its follower is gone.
-            await _fail_unstarted(existing, _("이 실행은 이어서 볼 수 없어요. 다시 실행해 주세요."))
-        if queue and (entry := await runqueue.queued_of(spec.owner_id, spec.label)):
-            entry.joined_existing = True
-            runqueue.ensure_ticker()
-            return entry
-        try:
-            run = await _create_run_within_quota(spec, queue=queue)
-        except IntegrityError:
-            # The same press, at the same instant, on another web worker: that one won.
-            existing = await _live_run_of(spec)
-            if existing is None:
-                raise
-            existing.joined_existing = True
-            return existing
-    if isinstance(run, QueuedRun):
-        # Queued behind others while a slot is free (one just ended): start the oldest now,
-        # not at the next tick. (A new entry at the end moves nobody ahead of it.)
-        _spawn(_dispatch_now())
-        runqueue.ensure_ticker()
-        return run
-    run.joined_existing = False
-    await hand_over(run, spec)
-    return run
-
-
-async def hand_over(run: Run, spec: RunSpec) -> None:
-    """Begin the run's log and have the supervisor follow it (a press, or the queue's
-    dispatch); a run that cannot be handed over fails in words."""
-    try:
-        # The log first: a socket that opens before the first container sees an empty run.
-        await runlog.current().begin(str(run.id), [part.name for part in spec.containers()])
-        await seam.tell("run.start", run_id=str(run.id), spec=spec.data())
-    except engine.EngineUnavailable as error:  # also: the supervisor is not running
-        await _fail_unstarted(run, str(error) if seam.separate() else ENGINE_DOWN_MESSAGE)
-    except Exception as error:  # the run log's store (Redis) is unreachable
-        log.warning("run %s could not be handed over: %s", run.id, error)
-        await _fail_unstarted(run, _("실습을 시작하지 못했어요. 잠시 후 다시 실행해 주세요."))
-
-
-async def _live_run_of(spec: RunSpec) -> Run | None:
-    return await (
-        Run.objects.filter(owner_id=spec.owner_id, label=spec.label, state__in=Run.LIVE_STATES)
-        .order_by("-created_at")
-        .afirst()
-    )
-
-
-def _being_handed_over(run: Run) -> bool:
-    """Created a moment ago: its log may not have begun yet (another worker is between the two
-    steps of a press); failing it as lost, as an older one is, started a second run."""
-    return (timezone.now() - run.created_at).total_seconds() < HAND_OVER_SECONDS
-
-
-async def _followed(run_id: str) -> bool:
-    try:
-        return await runlog.current().exists(run_id)
-    except Exception:
-        return False
-
-
-async def _fail_unstarted(run: Run, message) -> None:
-    run.state, run.message, run.ended_at = Run.State.FAILED, str(message), timezone.now()
-    await run.asave(update_fields=["state", "message", "ended_at"])
-    with suppress(Exception):
-        await runlog.current().end(str(run.id))
-    await publish_ended(str(run.id))
-
-
-async def publish_ended(run_id: str) -> None:
-    """Tell the run's sockets it ended (they read the result from the database)."""
-    await _publish(run_id, {"type": "run.ended"})
 
 
 async def on_start(run_id: str, spec: dict) -> None:
-    """Supervisor side: start following a run the web side recorded."""
-    spec = RunSpec.from_data(spec)
+    """Start following a run the web side recorded (sandbox/api/runs.py, hand_over)."""
+    wanted = RunSpec.from_data(spec)
     run = await Run.objects.filter(pk=run_id, state__in=Run.LIVE_STATES).afirst()
     if run is None or run_id in LIVE:
         return  # given up on meanwhile, or a repeated request
-    live = LIVE[run_id] = LiveRun(run_id, [Pane(part.name) for part in spec.containers()])
+    live = LIVE[run_id] = LiveRun(run_id, [Pane(part.name) for part in wanted.containers()])
     live.engine = await hosts.choose(Counter(other.engine for other in LIVE.values()))
-    task = asyncio.get_running_loop().create_task(_follow(run, spec))
+    task = asyncio.get_running_loop().create_task(_follow(run, wanted))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
-
-
-def _over_own_limit(queued: int) -> QuotaExceeded:
-    n = settings.SANDBOX_MAX_PER_USER
-    if queued:
-        return QuotaExceeded(
-            _(
-                "이미 실행 중이거나 차례를 기다리는 실습이 {n}개 있어요. "
-                "하나가 끝나면 다시 실행해 주세요."
-            ).format(n=n)
-        )
-    return QuotaExceeded(
-        _("이미 실행 중인 실습이 {n}개 있어요. 하나가 끝나면 다시 실행해 주세요.").format(n=n)
-    )
-
-
-async def _create_run_within_quota(spec: RunSpec, *, queue: bool = False) -> Run | QueuedRun:
-    """The quotas and the record, in one transaction under the queue's lock (so two workers
-    cannot both take the last slot): the student's own limit refuses at once; a full server
-    queues the press (or, without `queue`, refuses it)."""
-    try:
-        return await database_sync_to_async(runqueue.admit)(
-            spec, new_run, queue=queue, per_user_refusal=_over_own_limit
-        )
-    except runqueue.Full:
-        raise QuotaExceeded(
-            _("지금은 실행 중인 실습이 너무 많아요. 잠시 후 다시 실행해 주세요.")
-        ) from None
-
-
-def new_run(spec: RunSpec, queued_as=None) -> Run:
-    """The run's record (synchronous: inside the admission or dispatch transaction)."""
-    return Run.objects.create(
-        owner_id=spec.owner_id,
-        label=spec.label,
-        image=spec.image,
-        command=spec.command,
-        timeout_seconds=min(spec.timeout, settings.SANDBOX_TTL_SECONDS),
-        panes=[{"name": part.name} for part in spec.containers()],
-        queued_as=queued_as,
-    )
-
-
-async def _publish(run_id: str, event: dict) -> None:
-    try:
-        await get_channel_layer().group_send(group_name(run_id), event)
-    except Exception as error:
-        # The channel layer (Redis) is away: the run goes on, and its output is in the log and
-        # the follower's transcript; sockets reconnect and read the snapshot.
-        log.warning("run %s: could not publish %s (%s)", run_id, event["type"], error)
-
-
-async def stop_run(run_id: str, because: str) -> bool:
-    """Stop a live run; False if no supervisor follows it."""
-    return bool(await seam.ask("run.stop", run_id=str(run_id), because=str(because)))
 
 
 async def on_stop(run_id: str, because: str) -> bool:
@@ -428,7 +225,7 @@ async def _mark_running(run: Run, container_id: str) -> None:
     run.state, run.started_at = Run.State.RUNNING, timezone.now()
     run.container_id = container_id
     await run.asave(update_fields=["container_id", "state", "started_at"])
-    await _publish(str(run.id), {"type": "run.status"})
+    await events.publish_run(str(run.id), {"type": "run.status"})
     # Beside the output, not before it: the hooks (dashboards told) wait for the database's
     # thread, which a class pressing at once keeps busy, and the first line need not wait.
     _spawn(_run_start_hooks(run))
@@ -545,7 +342,7 @@ async def _in_turn(run: Run, spec: RunSpec, live: LiveRun, made: _Made, deadline
         pane.seconds = time.monotonic() - began
         pane.exit_code = (await asyncio.to_thread(engine.exit_state, container_id)).exit_code
         await _log(runlog.current().head(run_id, index, pane))
-        await _publish(run_id, {"type": "run.pane", "pane": index, "head": pane.head()})
+        await events.publish_run(run_id, {"type": "run.pane", "pane": index, "head": pane.head()})
     return True
 
 
@@ -579,7 +376,7 @@ async def _relay(live: LiveRun, index: int, stream: engine.OutputStream, deadlin
             text, dropped = pane.keep(text, dropped)
             live.seq += 1
             await _log(runlog.current().append(live.run_id, live.seq, index, text, live.panes))
-            await _publish(
+            await events.publish_run(
                 live.run_id,
                 {
                     "type": "run.output",
@@ -633,7 +430,7 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
         log.exception("run %s: a finish hook failed", run.id)
     # The transcript is in the database now; sockets that open from here on read it there.
     await _log(runlog.current().end(str(run.id)))
-    await _publish(str(run.id), {"type": "run.ended"})
+    await events.publish_run(str(run.id), {"type": "run.ended"})
     LIVE.pop(str(run.id), None)
     try:
         for container_id in [*made.containers, *([made.keeper] if made.keeper else [])]:
@@ -650,13 +447,6 @@ def _spawn(coroutine) -> None:
     task.add_done_callback(_TASKS.discard)
 
 
-async def _dispatch_now() -> None:
-    try:
-        await runqueue.dispatch()
-    except Exception:
-        log.exception("the queue's dispatch failed")
-
-
 async def _dispatch_after(run_id: str, taken: list) -> None:
     try:
         await runqueue.start(taken)
@@ -667,6 +457,7 @@ async def _dispatch_after(run_id: str, taken: list) -> None:
 
 
 async def wait_for_all() -> None:
-    """Wait until every run this process follows has finished (tests, shutdown)."""
-    while _TASKS:
-        await asyncio.gather(*list(_TASKS), return_exceptions=True)
+    """Wait until every run this process follows has finished, and the queue's dispatches that
+    presses started here (tests, shutdown)."""
+    while _TASKS or api_runs.TASKS:
+        await asyncio.gather(*list(_TASKS), *list(api_runs.TASKS), return_exceptions=True)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sandbox import seam
+from sandbox.api import playgrounds as api_playgrounds
 from sandbox.models import Playground, TerminalExtension
 from sandbox.supervisor import playgrounds
 
@@ -105,7 +106,7 @@ async def _extend(owner_id: int, by_id: int | None, counted: bool) -> dict:
         "left_today": remaining,
     }
     with suppress(Exception):  # the channel layer away: tabs read the new end when they reopen
-        await get_channel_layer().group_send(playgrounds.group_name(owner_id), event)
+        await get_channel_layer().group_send(api_playgrounds.group_name(owner_id), event)
     await sync_to_async(playgrounds._tell_dashboards)(owner_id)
     return {"ok": True, **event}
 

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sandbox import seam
+from sandbox.api import runs
 from sandbox.models import Run
-from sandbox.supervisor import runs, serve
+from sandbox.supervisor import runs as following
+from sandbox.supervisor import serve
 
 
 def spec(
@@ -26,7 +28,7 @@ def spec(
 
 async def run_to_end(owner, command: str, **kwargs) -> Run:
     run = await runs.start_run(spec(owner, command, **kwargs))
-    await asyncio.wait_for(runs.wait_for_all(), timeout=90)
+    await asyncio.wait_for(following.wait_for_all(), timeout=90)
     return await Run.objects.aget(pk=run.pk)
 
 

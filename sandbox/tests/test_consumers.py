@@ -3,8 +3,10 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
+from sandbox import events
+from sandbox.api import runs
 from sandbox.consumers.runs import REFUSED
-from sandbox.supervisor import runs
+from sandbox.supervisor import runs as following
 from sandbox.tests.helpers import spec
 from website.routing import websocket_application
 
@@ -36,7 +38,7 @@ async def test_the_owner_gets_the_output_and_the_exit_code(alice):
     assert connected
     frames, code = await receive_all(comm)
     await comm.disconnect()
-    await runs.wait_for_all()
+    await following.wait_for_all()
     page = "".join(frames)
     assert "one" in page and "two" in page
     assert page.index("one") < page.index("two")
@@ -46,7 +48,7 @@ async def test_the_owner_gets_the_output_and_the_exit_code(alice):
 
 async def test_a_late_listener_gets_what_it_missed(alice):
     run = await runs.start_run(spec(alice, "echo early; sleep 0.6; echo late"))
-    await runs.wait_for_all()
+    await following.wait_for_all()
     comm = communicator(run, alice)
     await comm.connect()
     frames, _ = await receive_all(comm)
@@ -61,7 +63,7 @@ async def test_another_user_is_refused(alice, bob):
     await comm.connect()
     frames, code = await receive_all(comm)
     await comm.disconnect()
-    await runs.wait_for_all()
+    await following.wait_for_all()
     assert code == REFUSED
     assert "권한이 없어요" in "".join(frames)
     assert "secret-output" not in "".join(frames)
@@ -73,7 +75,7 @@ async def test_an_anonymous_socket_is_refused(alice):
     await comm.connect()
     frames, code = await receive_all(comm)
     await comm.disconnect()
-    await runs.wait_for_all()
+    await following.wait_for_all()
     assert code == REFUSED
     assert "secret-output" not in "".join(frames)
 
@@ -93,7 +95,7 @@ async def test_a_watch_check_registered_by_another_app_lets_a_viewer_in(alice, b
         await comm.disconnect()
     finally:
         hooks._watch_checks.remove(bob_may_watch)
-        await runs.wait_for_all()
+        await following.wait_for_all()
     assert code == 1000
     assert "shared" in "".join(frames)
 
@@ -114,13 +116,13 @@ async def test_a_socket_that_missed_frames_catches_up_from_the_run_log(alice):
     await _until(comm, "first")
     # An event that says frames came before it that this socket never got (a dropped event):
     # the socket shows the log's copy instead, never a gap.
-    seq = runs.LIVE[str(run.id)].seq
+    seq = following.LIVE[str(run.id)].seq
     await get_channel_layer().group_send(
-        runs.group_name(run.id),
+        events.run_group(run.id),
         {"type": "run.output", "seq": seq + 3, "pane": 0, "text": "BOGUS", "dropped": 0},
     )
     frames, code = await receive_all(comm)
-    await runs.wait_for_all()
+    await following.wait_for_all()
     page = "".join(frames)
     assert "BOGUS" not in page
     assert 'hx-swap-oob="innerHTML"><span>first\n</span>' in page  # replaced from the log
@@ -131,16 +133,16 @@ async def test_a_socket_that_missed_the_end_still_ends(alice, monkeypatch):
     from sandbox.consumers import runs as consumers
 
     monkeypatch.setattr(consumers, "WATCH_SECONDS", 0.3)
-    publish = runs._publish
+    publish = events.publish_run
 
     async def dropping_the_end(run_id, event):
         if event["type"] != "run.ended":  # as if the end were dropped on the way
             await publish(run_id, event)
 
-    monkeypatch.setattr(runs, "_publish", dropping_the_end)
+    monkeypatch.setattr(events, "publish_run", dropping_the_end)
     run = await runs.start_run(spec(alice, "echo only; sleep 1"))
     comm = communicator(run, alice)
     await comm.connect()
-    await runs.wait_for_all()
+    await following.wait_for_all()
     frames, code = await receive_all(comm)
     assert code == 1000 and "종료 코드 0" in "".join(frames)

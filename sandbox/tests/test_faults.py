@@ -5,8 +5,9 @@ import asyncio
 import pytest
 
 from sandbox import engine
+from sandbox.api import runs
 from sandbox.models import Run
-from sandbox.supervisor import runs
+from sandbox.supervisor import runs as following
 from sandbox.supervisor.reaper import abandon_unfollowed_runs, reap_orphans
 from sandbox.tests.engine_proxy import EngineProxy
 from sandbox.tests.helpers import run_to_end, spec
@@ -28,10 +29,10 @@ def proxy(tmp_path, monkeypatch):
 
 async def test_the_engine_dying_mid_run_fails_the_run_plainly(alice, proxy):
     run = await runs.start_run(spec(alice, "echo before; sleep 30", timeout=40))
-    while not runs.LIVE[str(run.id)].panes[0].text:
+    while not following.LIVE[str(run.id)].panes[0].text:
         await asyncio.sleep(0.05)
     proxy.cut()
-    await asyncio.wait_for(runs.wait_for_all(), timeout=30)
+    await asyncio.wait_for(following.wait_for_all(), timeout=30)
     run = await Run.objects.aget(pk=run.pk)
     assert run.state == Run.State.FAILED
     assert run.message == runs.ENGINE_DOWN_MESSAGE
@@ -58,7 +59,7 @@ async def test_an_unreachable_engine_keeps_the_pages_working(client, alice, prox
     assert page.status_code == 200
     response = await browser.post("/lessons/docker-01-what-is-a-container/exercises/run-twice/run/")
     assert response.status_code == 200
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(owner=alice)
     assert run.state == Run.State.FAILED and run.message == runs.ENGINE_DOWN_MESSAGE
 

@@ -4,8 +4,10 @@ import pytest
 from django.test import override_settings
 
 from sandbox import engine
+from sandbox.api import runs
 from sandbox.models import Run
-from sandbox.supervisor import pool, runs
+from sandbox.supervisor import pool
+from sandbox.supervisor import runs as following
 from sandbox.supervisor.reaper import reap_orphans
 from sandbox.tests.helpers import run_to_end, spec
 
@@ -19,7 +21,7 @@ async def warm_pool():
         lab.refill()
         await lab.filling
         yield lab
-        await runs.wait_for_all()
+        await following.wait_for_all()
         await pool.drain_all()
 
 
@@ -53,10 +55,10 @@ async def test_a_warm_run_still_has_its_time_limit_and_stop(alice, warm_pool):
     run = await run_to_end(alice, "sleep 100", timeout=1)
     assert run.state == Run.State.TIMED_OUT
     started = await runs.start_run(spec(alice, "echo hi; sleep 100", label="other"))
-    while not runs.LIVE[str(started.id)].panes[0].text:
+    while not following.LIVE[str(started.id)].panes[0].text:
         await asyncio.sleep(0.05)
     await runs.stop_run(str(started.id), "stop")
-    await runs.wait_for_all()
+    await following.wait_for_all()
     assert (await Run.objects.aget(pk=started.pk)).state == Run.State.STOPPED
 
 

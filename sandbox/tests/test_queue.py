@@ -16,9 +16,10 @@ from django.test import AsyncClient, override_settings
 from django.urls import reverse
 
 from sandbox.api import queue as runqueue
+from sandbox.api import runs
 from sandbox.consumers.queue import REFUSED
 from sandbox.models import QueuedRun, Run
-from sandbox.supervisor import runs
+from sandbox.supervisor import runs as following
 from sandbox.tests.helpers import spec
 from website.routing import websocket_application
 
@@ -97,7 +98,7 @@ async def test_a_press_over_the_limit_waits_its_turn_and_runs_when_a_slot_frees(
         assert "carol-ran" in await output_of(carol_run, carol)
         await bobs.disconnect()
         await carols.disconnect()
-    await runs.wait_for_all()
+    await following.wait_for_all()
     bob_saved = await Run.objects.aget(pk=bob_run)
     assert bob_saved.queued_as == waiting.key and bob_saved.transcript == "bob-ran\n"
     assert not await QueuedRun.objects.aexists()
@@ -127,7 +128,7 @@ async def test_cancel_leaves_the_queue_and_the_next_moves_up(alice, bob):
         await until(carols, "/ws/runs/")
         await bobs.disconnect()
         await carols.disconnect()
-    await runs.wait_for_all()
+    await following.wait_for_all()
     assert not await Run.objects.filter(owner=bob).aexists()  # a cancelled press never runs
 
 
@@ -147,7 +148,7 @@ async def test_nobody_else_sees_or_cancels_an_entry(alice, bob):
         assert response.status_code == 404
         assert await QueuedRun.objects.filter(key=waiting.key).aexists()
         await runs.stop_run(str(holder.id), "test")
-    await runs.wait_for_all()
+    await following.wait_for_all()
 
 
 async def test_first_come_first_served_across_three_students(alice, bob):
@@ -163,7 +164,7 @@ async def test_first_come_first_served_across_three_students(alice, bob):
             or await Run.objects.filter(state__in=Run.LIVE_STATES).aexists()
         ):
             await asyncio.sleep(0.2)
-    await runs.wait_for_all()
+    await following.wait_for_all()
     queued_runs = [
         run async for run in Run.objects.filter(queued_as__isnull=False).order_by("started_at")
     ]
@@ -179,7 +180,7 @@ async def test_two_dispatchers_racing_start_each_entry_once(alice, bob):
     with override_settings(SANDBOX_MAX_TOTAL=0):  # nothing may start: everyone waits
         for person in (alice, bob, carol):
             await runs.start_run(spec(person, f"echo {person.username}"), queue=True)
-        await runs.wait_for_all()  # the presses' own dispatch attempts (nothing could start)
+        await following.wait_for_all()  # the presses' own dispatch attempts (nothing could start)
         # This loop's own tick stands aside: the race is between the two threads below.
         ticker = runqueue._TICKERS.pop(asyncio.get_running_loop(), None)
         if ticker is not None:
@@ -214,10 +215,10 @@ async def test_two_dispatchers_racing_start_each_entry_once(alice, bob):
         for found in taken:
             for entry, run in found:
                 await runs.hand_over(run, runs.RunSpec.from_data(entry.spec))
-        await runs.wait_for_all()
+        await following.wait_for_all()
         while await QueuedRun.objects.aexists():  # carol's, once a slot frees
             await asyncio.sleep(0.2)
-        await runs.wait_for_all()
+        await following.wait_for_all()
     transcripts = sorted([run.transcript async for run in Run.objects.all()])
     assert transcripts == ["alice\n", "bob\n", "carol\n"]
 
@@ -232,7 +233,7 @@ async def test_a_second_press_of_the_same_exercise_is_the_same_entry(alice, bob)
         assert await QueuedRun.objects.acount() == 1
         while await QueuedRun.objects.aexists():
             await asyncio.sleep(0.2)
-        await runs.wait_for_all()
+        await following.wait_for_all()
     assert await Run.objects.filter(owner=bob).acount() == 1
 
 
@@ -257,7 +258,7 @@ async def test_an_old_entry_expires_with_a_message(alice, bob):
             frames = await until(comm, "대기열에서 빠졌어요")
         assert "다시 실행해 주세요" in "".join(frames)
         assert (await comm.receive_output(timeout=10))["type"] == "websocket.close"
-    await runs.wait_for_all()
+    await following.wait_for_all()
     assert not await Run.objects.filter(owner=bob).aexists()
 
 
@@ -267,7 +268,7 @@ async def test_a_socket_that_comes_back_after_the_start_gets_the_run(alice, bob)
         waiting = await runs.start_run(spec(bob, "echo bob-later"), queue=True)
         while await QueuedRun.objects.aexists():  # the tab is closed meanwhile
             await asyncio.sleep(0.2)
-        await runs.wait_for_all()
+        await following.wait_for_all()
         comm = socket(f"/ws/queue/{waiting.key}/", bob)
         await comm.connect()
         frames = await until(comm, "/ws/runs/")

@@ -7,9 +7,10 @@ from channels.layers import get_channel_layer
 from django.test import override_settings
 from django.utils import timezone
 
-from sandbox import engine
+from sandbox import engine, events
+from sandbox.api import runs
 from sandbox.models import Run
-from sandbox.supervisor import runs
+from sandbox.supervisor import runs as following
 from sandbox.tests.helpers import run_to_end, spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -46,7 +47,7 @@ async def test_output_is_published_live_line_by_line(alice):
     layer = get_channel_layer()
     channel = await layer.new_channel()
     run = await runs.start_run(spec(alice, "for i in 1 2 3 4; do echo tick $i; sleep 0.3; done"))
-    await layer.group_add(runs.group_name(run.id), channel)
+    await layer.group_add(events.run_group(run.id), channel)
     arrivals = []
     while True:
         event = await asyncio.wait_for(layer.receive(channel), timeout=20)
@@ -54,7 +55,7 @@ async def test_output_is_published_live_line_by_line(alice):
             arrivals.append((time.monotonic(), event["text"]))
         if event["type"] == "run.ended":
             break
-    await runs.wait_for_all()
+    await following.wait_for_all()
     texts = [text for _, text in arrivals]
     assert "".join(texts) == "tick 1\ntick 2\ntick 3\ntick 4\n"
     assert len(arrivals) >= 4, "each line should travel in its own frame"
@@ -94,7 +95,7 @@ async def test_a_student_over_quota_gets_a_clear_refusal(alice):
         await runs.start_run(spec(alice, "sleep 2", label="first"))
         with pytest.raises(runs.QuotaExceeded, match="1개"):
             await runs.start_run(spec(alice, "echo second", label="second"))
-        await runs.wait_for_all()
+        await following.wait_for_all()
 
 
 async def test_no_run_outlives_the_servers_time_limit(alice):
@@ -119,7 +120,7 @@ async def test_containers_of_one_run_talk_on_a_private_network(alice):
     run = await runs.start_run(
         runs.RunSpec("baeum/lab", "web + client", alice.pk, "test", timeout=30, parts=parts)
     )
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     assert run.state == Run.State.EXITED and run.exit_code == 0
     assert [pane["name"] for pane in run.panes] == ["web", "client"]
@@ -140,7 +141,7 @@ async def test_a_run_network_reaches_neither_out_nor_the_host(alice):
     )
     parts = (runs.Part("a", "sleep 5"), runs.Part("b", probe, main=True))
     run = await runs.start_run(runs.RunSpec("baeum/lab", "x", alice.pk, "test", 20, parts=parts))
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     transcript = run.panes[1]["transcript"]
     assert (
@@ -157,7 +158,7 @@ async def test_parts_in_turn_are_each_timed(alice):
             "baeum/lab", "echo started", alice.pk, "test", 30, parts=parts, one_after_another=True
         )
     )
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     assert run.state == Run.State.EXITED and run.exit_code == 0
     assert [pane["transcript"] for pane in run.panes] == ["started\n"] * 3
@@ -180,7 +181,7 @@ async def test_two_quick_presses_start_one_run(alice):
     first, second = await asyncio.gather(
         runs.start_run(spec(alice, "sleep 1")), runs.start_run(spec(alice, "sleep 1"))
     )
-    await runs.wait_for_all()
+    await following.wait_for_all()
     assert first.pk == second.pk
     assert {first.joined_existing, second.joined_existing} == {False, True}
     assert await Run.objects.filter(owner=alice).acount() == 1
@@ -197,7 +198,7 @@ async def test_a_press_joins_a_run_another_worker_is_handing_over_and_replaces_a
     old = timezone.now() - timedelta(seconds=runs.HAND_OVER_SECONDS + 1)
     await Run.objects.filter(pk=handing.pk).aupdate(created_at=old)
     fresh = await runs.start_run(spec(alice, "echo mine"))
-    await runs.wait_for_all()
+    await following.wait_for_all()
     assert fresh.pk != handing.pk and not fresh.joined_existing
     lost = await Run.objects.aget(pk=handing.pk)
     assert lost.state == Run.State.FAILED and "다시 실행" in lost.message
@@ -208,16 +209,16 @@ async def test_the_server_wide_quota_holds(alice, bob):
         await runs.start_run(spec(alice, "sleep 2"))
         with pytest.raises(runs.QuotaExceeded, match="너무 많아요"):
             await runs.start_run(spec(bob, "echo mine"))
-        await runs.wait_for_all()
+        await following.wait_for_all()
 
 
 async def test_a_stopped_run_says_who_stopped_it(alice):
     run = await runs.start_run(spec(alice, "echo going; sleep 30"))
-    while not runs.LIVE[str(run.id)].panes[0].text:
+    while not following.LIVE[str(run.id)].panes[0].text:
         await asyncio.sleep(0.05)
     started = time.monotonic()
     assert await runs.stop_run(str(run.id), "직접 실행을 멈췄어요.")
-    await runs.wait_for_all()
+    await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     assert time.monotonic() - started < 10
     assert run.state == Run.State.STOPPED
@@ -231,17 +232,17 @@ async def test_an_output_flood_is_coalesced_bounded_and_ends_on_time(alice):
     channel = await layer.new_channel()
     with override_settings(SANDBOX_TRANSCRIPT_BYTES=64 * 1024):
         run = await runs.start_run(spec(alice, "yes flood", timeout=3))
-        await layer.group_add(runs.group_name(run.id), channel)
+        await layer.group_add(events.run_group(run.id), channel)
         frames = 0
         while True:
             event = await asyncio.wait_for(layer.receive(channel), timeout=30)
             frames += event["type"] == "run.output"
             if event["type"] == "run.ended":
                 break
-        await runs.wait_for_all()
+        await following.wait_for_all()
     run = await Run.objects.aget(pk=run.pk)
     assert run.state == Run.State.TIMED_OUT
     assert len(run.transcript.encode()) == 64 * 1024
     assert run.transcript_dropped_bytes > 1_000_000  # the flood went on; it was counted
     # At most one frame per 50 ms (plus the tail), however fast the container writes.
-    assert frames <= 3 / runs.FRAME_SECONDS + 5
+    assert frames <= 3 / following.FRAME_SECONDS + 5

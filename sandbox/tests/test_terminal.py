@@ -10,6 +10,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import override_settings
 
 from sandbox import engine, hooks
+from sandbox.api import playgrounds as api_playgrounds
 from sandbox.models import Playground
 from sandbox.supervisor import playgrounds
 from website.routing import websocket_application
@@ -97,7 +98,7 @@ async def test_a_screen_that_missed_output_is_redrawn_from_the_scrollback(alice,
     live = playgrounds.LIVE[alice.pk]
     # A frame numbered past one this screen never got (a dropped event): it redraws.
     await get_channel_layer().group_send(
-        playgrounds.group_name(alice.pk),
+        api_playgrounds.group_name(alice.pk),
         {"type": "terminal.output", "data": "BOGUS", "seq": live.seq + 2},
     )
     redrawn = await screen.next()
@@ -146,7 +147,7 @@ async def test_a_watcher_sees_but_cannot_type(alice, bob, cleanup):
 async def test_oversized_input_is_refused_without_ending_the_session(alice, cleanup):
     screen = Screen(alice)
     await screen.open()
-    await screen.type("x" * (playgrounds.MAX_INPUT_CHARS + 1))
+    await screen.type("x" * (api_playgrounds.MAX_INPUT_CHARS + 1))
     while screen.messages[-1]["type"] != "error":
         await screen.next()
     assert "4096" in screen.messages[-1]["message"]
@@ -284,7 +285,7 @@ async def test_the_ending_of_an_old_playground_does_not_close_its_replacements_t
     screen = Screen(alice)
     await screen.open()
     await get_channel_layer().group_send(
-        playgrounds.group_name(alice.pk),
+        api_playgrounds.group_name(alice.pk),
         {"type": "terminal.ended", "reason": "셸이 끝났어요.", "id": "an-older-one"},
     )
     await screen.type("echo alive-$((1+6))\r")
