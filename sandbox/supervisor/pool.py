@@ -30,6 +30,12 @@ FILL_AT_ONCE = 4
 
 # Reads one line (the command, base64-encoded so that any text fits on a line), then becomes
 # that command, with stdin closed as in a cold run.
+# After the engine refused a container (slow under load, restarting, the image not built yet),
+# the pool tries again after this long, doubling up to FILL_RETRY_MAX_SECONDS: a refused fill
+# otherwise waited for the next press to try again, and that press started cold.
+FILL_RETRY_SECONDS = 2.0
+FILL_RETRY_MAX_SECONDS = 60.0
+
 WAITING_COMMAND = 'read -r script && exec sh -c "$(echo "$script" | base64 -d)" </dev/null'
 
 
@@ -49,6 +55,7 @@ class Pool:
         self.ready: list[Warm] = []
         self.filling: asyncio.Task | None = None
         self.closed = False
+        self._closing = asyncio.Event()
         # Raised by a class's warm-up (sandbox/warmup.py) while the class is on.
         self.warm_target = 0
 
@@ -85,6 +92,7 @@ class Pool:
     async def _fill(self) -> None:
         from sandbox.models import Run
 
+        retry = FILL_RETRY_SECONDS
         while not self.closed and len(self.ready) < self.wanted():
             # Pool containers count against the server-wide limit, so they never crowd out runs.
             live = await Run.objects.filter(state__in=Run.LIVE_STATES).acount()
@@ -105,8 +113,15 @@ class Pool:
                 engine_failures = (engine.EngineUnavailable, engine.EngineError)
                 if not all(isinstance(m, engine_failures) for m in failed):
                     raise failed[0]
-                log.warning("pool %s: could not warm a container: %s", self.image, failed[0])
-                return
+                log.warning(
+                    "pool %s: could not warm a container (again in %.0f s): %s",
+                    self.image,
+                    retry,
+                    failed[0],
+                )
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), retry)
+                retry = min(retry * 2, FILL_RETRY_MAX_SECONDS)
 
     async def trim(self) -> int:
         """Remove waiting containers past what is wanted (a warm-up ended); returns how many."""
@@ -135,6 +150,7 @@ class Pool:
     async def drain(self) -> None:
         """Remove every waiting container (shutdown, tests)."""
         self.closed = True
+        self._closing.set()
         if self.filling:
             await asyncio.gather(self.filling, return_exceptions=True)
         ready, self.ready = self.ready, []

@@ -1,4 +1,5 @@
 import asyncio
+import uuid
 
 import pytest
 from django.test import override_settings
@@ -85,3 +86,24 @@ async def test_a_warm_container_that_vanished_is_never_handed_out(alice, warm_po
     await warm_pool.filling
     assert not warm_pool.container_ids() & gone
     assert all(engine.is_running(c) for c in warm_pool.container_ids())
+
+
+async def test_a_pool_the_engine_refused_tries_again_by_itself(alice, monkeypatch):
+    # The engine refuses the first containers (here: the image is not there yet; on a loaded
+    # machine, a create that timed out). The pool tries again on its own instead of waiting for
+    # the next press, which would otherwise start cold.
+    monkeypatch.setattr(pool, "FILL_RETRY_SECONDS", 0.2)
+    later = f"baeum/lab-later-{uuid.uuid4().hex[:8]}"
+    with override_settings(SANDBOX_POOL_SIZE=2):
+        lab = pool.pool_for(f"{later}:latest")
+        lab.refill()
+        await asyncio.sleep(0.5)
+        assert lab.ready == [] and not lab.filling.done()
+        engine.tag_image("baeum/lab", later, "latest")
+        try:
+            await asyncio.wait_for(lab.filling, 30)
+            assert len(lab.ready) == 2
+            assert all(engine.is_running(c) for c in lab.container_ids())
+        finally:
+            await pool.drain_all()
+            engine.remove_image(f"{later}:latest")
