@@ -16,9 +16,8 @@ from lessons.checks import exercise_of, run_label
 from lessons.classes import student_changed
 from lessons.lookups import block_or_404
 from sandbox import errors
-from sandbox.api import runs
+from sandbox.api import builds, runs
 from sandbox.models import Build
-from sandbox.supervisor import builds
 
 
 def _block(slug: str, block_id: str) -> tuple[Lesson, BuildExercise]:

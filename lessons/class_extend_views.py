@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 
 from lessons.htmx import HtmxHttpRequest
 from lessons.warm_views import _taught_with_students
+from sandbox.api import terminal_time
 from sandbox.errors import EngineError, EngineUnavailable
-from sandbox.supervisor import terminal_time
 
 
 @require_POST

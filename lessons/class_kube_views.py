@@ -13,8 +13,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from lessons.classes import taught_student
+from sandbox.api import kube_objects
 from sandbox.errors import EngineError, EngineUnavailable
-from sandbox.supervisor import kube_objects
 
 REFRESH_SECONDS = 5
 

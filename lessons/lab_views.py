@@ -16,9 +16,8 @@ from lessons.catalogue import Lesson, OrchestraLab
 from lessons.lookups import block_or_404
 from lessons.models import Attempt
 from lessons.progress import record
-from sandbox import errors
+from sandbox import errors, manifests
 from sandbox.api import labs as lab_requests
-from sandbox.supervisor import labs as orchestra
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ async def lab_apply(request: HttpRequest, slug: str, lab_id: str) -> HttpRespons
     try:
         await lab_requests.apply(owner_id, text)
         found = await lab_requests.state(owner_id)
-    except (orchestra.ManifestError, orchestra.OrchestrationOff) as error:
+    except manifests.ManifestError as error:  # the supervisor's refusals arrive as these
         return _problem(request, str(error))
     except errors.EngineUnavailable:
         return _problem(request, _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 적용해 주세요."))
@@ -87,7 +86,7 @@ def goal_met(lab: OrchestraLab, state: dict | None) -> tuple[bool, str]:
     if state is None:
         return False, _("먼저 매니페스트를 적용해 주세요.")
     settled = state["running"] == state["replicas"]
-    initial = orchestra.parse(lab.manifest).replicas
+    initial = manifests.parse(lab.manifest).replicas
     checks = {
         "apply": (settled, _("원하는 개수의 레플리카가 모두 실행 중이어야 해요.")),
         "heal": (

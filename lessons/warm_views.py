@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from lessons.classes import teaches
 from lessons.htmx import HtmxHttpRequest
 from lessons.models import Classroom
+from sandbox.api import warmup
 from sandbox.errors import EngineError, EngineUnavailable
-from sandbox.supervisor import warmup
 
 
 def warm_key(classroom: Classroom) -> str:

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from lessons.classes import taught_student
+from sandbox.api import workspaces
 from sandbox.errors import EngineError, EngineUnavailable
-from sandbox.supervisor import workspaces
 
 
 @require_POST

@@ -10,13 +10,12 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from sandbox import engine
 from sandbox.api import labs as lab_requests
 from sandbox.api import queue as runqueue
-from sandbox.api import runs
+from sandbox.api import runs, workspace_files
+from sandbox.errors import EngineError, EngineUnavailable
 from sandbox.hooks import may_watch
 from sandbox.models import QueuedRun, Run
-from sandbox.supervisor import workspace_files
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ async def lab_kill(request: HttpRequest, task_id: str) -> HttpResponse:
         raise Http404
     try:
         killed = await lab_requests.kill(user.pk, task_id)
-    except (engine.EngineError, engine.EngineUnavailable):
+    except (EngineError, EngineUnavailable):
         killed = False
     return HttpResponse(status=204 if killed else 404)
 
@@ -82,13 +81,13 @@ async def lab_rollback(request: HttpRequest) -> HttpResponse:
         raise Http404
     try:
         await lab_requests.rollback(user.pk)
-    except (engine.EngineError, engine.EngineUnavailable) as error:
+    except (EngineError, EngineUnavailable) as error:
         log.warning("lab rollback of %s failed: %s", user.pk, error)
         return HttpResponse(_("되돌리지 못했어요. 잠시 후 다시 눌러 주세요."), status=409)
     return HttpResponse(status=204)
 
 
-# Files in and out of the student's own terminal /work (sandbox/workspace_files.py). No URL
+# Files in and out of the student's own terminal /work (sandbox/api/workspace_files.py). No URL
 # names a user or a playground: the owner is always the signed-in user.
 
 
@@ -100,7 +99,7 @@ def _said(refusal: workspace_files.Refused) -> HttpResponse:
 
 def _engine_trouble(error: Exception, owner_id: int) -> workspace_files.Refused:
     log.warning("files of the terminal of %s: %s", owner_id, error)
-    if isinstance(error, engine.EngineUnavailable):
+    if isinstance(error, EngineUnavailable):
         return workspace_files.Refused(
             _("도커 엔진에 연결할 수 없어요. 잠시 후 다시 해 주세요."), 503
         )
@@ -135,7 +134,7 @@ async def workspace_upload(request: HttpRequest) -> HttpResponse:
         await workspace_files.upload(user.pk, name, sent.read())
     except workspace_files.Refused as refusal:
         return _said(refusal)
-    except (engine.EngineError, engine.EngineUnavailable) as error:
+    except (EngineError, EngineUnavailable) as error:
         return _said(_engine_trouble(error, user.pk))
     return HttpResponse(
         workspace_files.uploaded_message(name), content_type="text/plain; charset=utf-8"
@@ -154,7 +153,7 @@ async def workspace_list(request: HttpRequest) -> HttpResponse:
             context["files"], context["saved"] = await workspace_files.list_files(user.pk)
         except workspace_files.Refused as refusal:
             context["message"] = refusal.message
-        except (engine.EngineError, engine.EngineUnavailable) as error:
+        except (EngineError, EngineUnavailable) as error:
             context["message"] = _engine_trouble(error, user.pk).message
     return render(request, "sandbox/workspace_files.html#list", context)
 
@@ -175,7 +174,7 @@ async def workspace_download(request: HttpRequest, archive: bool = False) -> Htt
             filename, content_type = name, "application/octet-stream"
     except workspace_files.Refused as refusal:
         return await _refused_page(request, refusal)
-    except (engine.EngineError, engine.EngineUnavailable) as error:
+    except (EngineError, EngineUnavailable) as error:
         return await _refused_page(request, _engine_trouble(error, user.pk or 0))
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(True, filename)

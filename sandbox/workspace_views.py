@@ -13,9 +13,9 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from sandbox.api import workspaces
 from sandbox.errors import EngineError, EngineUnavailable
 from sandbox.models import Workspace
-from sandbox.supervisor import workspaces
 
 log = logging.getLogger(__name__)
 

@@ -47,6 +47,7 @@ async def _run() -> dict[str, dict[str, list[float]]]:
     from django.contrib.auth.models import User
 
     from sandbox import engine
+    from sandbox.api import workspaces as api_workspaces
     from sandbox.supervisor import playgrounds, workspaces
 
     users = {}
@@ -57,7 +58,9 @@ async def _run() -> dict[str, dict[str, list[float]]]:
             live = await playgrounds.open_for(user.pk)
             await asyncio.to_thread(engine.exec_in, live.playground.container_id, fill, 30)
             await playgrounds.end(live, "bench")
-            print(f"{kind}: tar of {workspaces.mib(workspaces.tar_path(user.pk).stat().st_size)}")
+            print(
+                f"{kind}: tar of {api_workspaces.mib(workspaces.tar_path(user.pk).stat().st_size)}"
+            )
     samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
     usable: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for _round in range(ROUNDS):

@@ -6,6 +6,7 @@ from asgiref.sync import sync_to_async
 from django.test import override_settings
 from django.utils import timezone
 
+from sandbox.api import warmup as api_warmup
 from sandbox.supervisor import pool, runs, warmup
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -32,7 +33,7 @@ async def test_a_student_may_not_start_the_class(async_client, classroom, alice,
     stop = await async_client.post(f"/classes/{classroom.pk}/warm/stop/")
     assert stop.status_code == 403
     assert (await async_client.get(f"/classes/{classroom.pk}/warm/")).status_code == 403
-    assert pool.pool_for(warmup.WARM_IMAGE).warm_target == 0
+    assert pool.pool_for(api_warmup.WARM_IMAGE).warm_target == 0
 
 
 async def test_another_classes_instructor_may_not_start_it(
@@ -41,7 +42,7 @@ async def test_another_classes_instructor_may_not_start_it(
     await async_client.aforce_login(other_teacher)
     response = await async_client.post(_start_url(classroom), headers={"HX-Request": "true"})
     assert response.status_code == 403
-    assert not (await warmup.state(f"class-{classroom.pk}"))["warm"]
+    assert not (await api_warmup.state(f"class-{classroom.pk}"))["warm"]
 
 
 async def test_a_signed_out_visitor_is_sent_to_sign_in(async_client, classroom, cleanup):
@@ -62,7 +63,7 @@ async def test_the_instructor_starts_the_class_and_the_panel_shows_the_pool(
         assert response.status_code == 200
         text = response.content.decode()
         assert "수업 중이에요. 온라인 학생 2명 · 미리 준비할 컨테이너 2개" in text
-        lab = pool.pool_for(warmup.WARM_IMAGE)
+        lab = pool.pool_for(api_warmup.WARM_IMAGE)
         await lab.filling
         panel = (await async_client.get(f"/classes/{classroom.pk}/warm/")).content.decode()
         assert '<dd id="warm-ready">2개' in panel

@@ -120,6 +120,7 @@ async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, b
     import asyncio
 
     from lessons.checks import run_label
+    from sandbox.api import builds as api_builds
     from sandbox.models import Build
     from sandbox.supervisor import builds
 
@@ -127,8 +128,8 @@ async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, b
     for dockerfile, files in [(block.dockerfile, dict(block.files))] + [
         (d, dict(f)) for _name, d, f in block.variants
     ]:
-        spec = builds.BuildSpec(alice.pk, run_label(lesson.slug, block.id), dockerfile, files)
-        started = await builds.start_build(spec)
+        spec = api_builds.BuildSpec(alice.pk, run_label(lesson.slug, block.id), dockerfile, files)
+        started = await api_builds.start_build(spec)
         await builds.wait_for_all()
         made.append(await Build.objects.aget(pk=started.pk))
     assert all(b.state == Build.State.BUILT for b in made), [b.message for b in made]
@@ -152,12 +153,13 @@ async def test_every_build_exercise_fails_its_plausible_mistake(alice, lesson, b
     import asyncio
 
     from lessons.checks import run_label
+    from sandbox.api import builds as api_builds
     from sandbox.models import Build
     from sandbox.supervisor import builds
 
     dockerfile, files = block.wrong
-    spec = builds.BuildSpec(alice.pk, run_label(lesson.slug, block.id), dockerfile, dict(files))
-    started = await builds.start_build(spec)
+    spec = api_builds.BuildSpec(alice.pk, run_label(lesson.slug, block.id), dockerfile, dict(files))
+    started = await api_builds.start_build(spec)
     await builds.wait_for_all()
     build = await Build.objects.aget(pk=started.pk)
     if build.state != Build.State.BUILT:
@@ -176,10 +178,10 @@ LABS = every("labs")
 
 @pytest.mark.parametrize(("lesson", "lab"), LABS)
 def test_every_orchestration_lab_manifest_is_valid_and_supported(lesson, lab):
-    from sandbox.supervisor import labs as orchestra
+    from sandbox import manifests
 
-    deployment = orchestra.parse(lab.manifest)
-    assert 1 <= deployment.replicas <= orchestra.MAX_REPLICAS
+    deployment = manifests.parse(lab.manifest)
+    assert 1 <= deployment.replicas <= manifests.MAX_REPLICAS
     assert lab.kubectl, "every lab shows the kubectl commands that mean the same"
 
 

@@ -9,8 +9,9 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient
 
+from sandbox.api import terminal_time
 from sandbox.models import TerminalPreferences
-from sandbox.supervisor import playgrounds, terminal_time
+from sandbox.supervisor import playgrounds
 from website.routing import websocket_application
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]

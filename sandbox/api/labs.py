@@ -1,11 +1,11 @@
 """What web code asks of a student's orchestration lab. The lab lives with the sandbox
-supervisor (sandbox/orchestra.py), in this process or in its own; these ask it and raise what
+supervisor (sandbox/supervisor/labs.py), in this process or in its own; these ask it and raise what
 the engine would have raised."""
 
 from __future__ import annotations
 
 from sandbox import seam
-from sandbox.supervisor.labs import ManifestError
+from sandbox.manifests import ManifestError
 
 
 async def apply(owner_id: int, text: str) -> None:

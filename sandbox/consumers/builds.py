@@ -9,10 +9,11 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import engine, seam
+from sandbox import seam
+from sandbox.api import builds
+from sandbox.errors import EngineError, EngineUnavailable
 from sandbox.hooks import build_end_fragments, may_watch
 from sandbox.models import Build
-from sandbox.supervisor import builds
 
 FRAMES = "sandbox/build_panel.html"
 WATCH_SECONDS = 5.0
@@ -30,7 +31,7 @@ async def _summary(build_id) -> str:
     if build.state == Build.State.BUILT:
         try:
             rows = await builds.request_layers(build)
-        except (engine.EngineError, engine.EngineUnavailable):
+        except (EngineError, EngineUnavailable):
             rows = []
     return await _summary_html(build_id, rows)
 

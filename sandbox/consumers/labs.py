@@ -11,8 +11,8 @@ from datetime import datetime
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from sandbox import engine
 from sandbox.api import labs as lab_requests
+from sandbox.errors import EngineError, EngineUnavailable
 
 POLL_SECONDS = 1.0
 
@@ -54,7 +54,7 @@ class LabConsumer(AsyncWebsocketConsumer):
         while True:
             try:
                 html = cards_html(await lab_requests.state(self.owner_id))
-            except (engine.EngineError, engine.EngineUnavailable):
+            except (EngineError, EngineUnavailable):
                 html = render_to_string("sandbox/lab_panel.html#engine-down")
             # The ages tick every second; send when anything but them changed, or every 5 s.
             key = html.split("data-ages", 1)[0]

@@ -11,11 +11,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
-from sandbox import engine
-from sandbox.api import playgrounds
+from sandbox.api import playgrounds, terminal_time
+from sandbox.errors import EngineError, EngineUnavailable
 from sandbox.hooks import may_watch
 from sandbox.models import Playground
-from sandbox.supervisor import terminal_time
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +40,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await self._listen(user.pk)
         try:
             view = await playgrounds.request_open(user.pk)
-        except engine.EngineUnavailable:
+        except EngineUnavailable:
             await self._refuse(_("도커 엔진에 연결할 수 없어요. 잠시 후 다시 열어 주세요."), 1011)
             return
-        except engine.EngineError as error:
+        except EngineError as error:
             log.warning("terminal of %s could not open: %s", user.pk, error)
             await self._refuse(
                 _("터미널을 시작하지 못했어요. 잠시 후 다시 열어 주세요. ")
@@ -86,7 +85,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.owner_id is not None and not self.read_only:
-            with suppress(engine.EngineUnavailable):
+            with suppress(EngineUnavailable):
                 await playgrounds.request_left(self.owner_id)
         await self._stop_listening()
 
@@ -112,7 +111,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                     await self._send_json({"type": "extend_refused", "message": answer["message"]})
         except playgrounds.TooMuchInput as error:
             await self._send_json({"type": "error", "message": str(error)})
-        except engine.EngineUnavailable:
+        except EngineUnavailable:
             await self._send_json(
                 {
                     "type": "error",
@@ -133,7 +132,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         if event["seq"] > self.seq + 1:
             # Frames went missing on the way (a dropped event): redraw from the scrollback.
-            with suppress(engine.EngineUnavailable, engine.EngineError):
+            with suppress(EngineUnavailable, EngineError):
                 view = await playgrounds.request_watch(self.owner_id, self.playground_id)
                 if view is not None:
                     await self._hello(view)
@@ -187,7 +186,7 @@ class TerminalWatchConsumer(TerminalConsumer):
         view = None
         if playground is not None:
             await self._listen(playground.owner_id)
-            with suppress(engine.EngineUnavailable, engine.EngineError):
+            with suppress(EngineUnavailable, EngineError):
                 view = await playgrounds.request_watch(playground.owner_id, str(playground.pk))
         if view is None:
             await self._refuse(_("이 터미널을 볼 수 없어요."))

@@ -1,4 +1,5 @@
-"""Image builds of students' Dockerfiles, on the real engine, streamed step by step.
+"""Image builds of students' Dockerfiles, on the real engine, streamed step by step (the web side,
+sandbox/api/builds.py, checks and records them first).
 
 Safety before anything is sent: size caps on the Dockerfile and its files, then the Dockerfile
 evaluated as the builder will and judged (`dockerfile_rules`: FROM only the lab images, never
@@ -18,7 +19,6 @@ import tarfile
 import threading
 import time
 from contextlib import suppress
-from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from channels.layers import get_channel_layer
@@ -27,63 +27,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sandbox import dockerfile_rules, engine, seam
-from sandbox.images import LAB_IMAGES
+from sandbox import engine
+from sandbox.api.builds import ENGINE_DOWN, BuildRefused, BuildSpec, group_name
 from sandbox.models import Build
 
 log = logging.getLogger(__name__)
 
-MAX_DOCKERFILE_BYTES = 8 * 1024
-MAX_FILE_BYTES = 64 * 1024
-MAX_FILES = 10
 MAX_LOG_CHARS = 128 * 1024
-FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 VERSION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 OWNER_LABEL = "baeum.owner"
 # The builder adds the labels as LABEL steps of its own; students are not shown them.
 HIDDEN_STEP = "LABEL baeum."
-
-
-ENGINE_DOWN = gettext_lazy("도커 엔진에 연결할 수 없어요. 잠시 후 다시 빌드해 주세요.")
-
-
-class BuildRefused(ValueError):
-    """The build was refused before anything reached the engine; the message says why."""
-
-
-@dataclass(frozen=True)
-class BuildSpec:
-    owner_id: int
-    label: str  # free-form, set by whoever asks (lessons: "lesson/<slug>/<block>")
-    dockerfile: str
-    files: dict[str, str]
-
-
-def repository_for(owner_id: int, label: str) -> str:
-    """The student's images, inside this deployment's namespace (another deployment's student
-    with the same id gets other tags)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:80]
-    namespace = re.sub(r"[^a-z0-9]+", "-", settings.SANDBOX_NAMESPACE.lower()).strip("-")[:40]
-    return f"baeum-build/{namespace}-u{owner_id}-{slug}"
-
-
-def validate(spec: BuildSpec) -> None:
-    if len(spec.dockerfile.encode()) > MAX_DOCKERFILE_BYTES:
-        raise BuildRefused(
-            _("Dockerfile이 너무 커요({n}바이트까지).").format(n=MAX_DOCKERFILE_BYTES)
-        )
-    if len(spec.files) > MAX_FILES:
-        raise BuildRefused(_("빌드에 넣을 수 있는 파일은 {n}개까지예요.").format(n=MAX_FILES))
-    for name, content in spec.files.items():
-        if not FILE_NAME.match(name) or name == "Dockerfile":
-            raise BuildRefused(_("파일 이름 {name}은(는) 쓸 수 없어요.").format(name=name))
-        if len(content.encode()) > MAX_FILE_BYTES:
-            raise BuildRefused(_("{name} 파일이 너무 커요.").format(name=name))
-    try:
-        dockerfile_rules.check(spec.dockerfile, set(LAB_IMAGES))
-    except dockerfile_rules.Refused as error:
-        raise BuildRefused(str(error)) from error
 
 
 def context_tar(spec: BuildSpec) -> bytes:
@@ -97,35 +52,8 @@ def context_tar(spec: BuildSpec) -> bytes:
     return buffer.getvalue()
 
 
-def group_name(build_id) -> str:
-    return f"build_{build_id}"
-
-
 LIVE: dict[str, Build] = {}
 _TASKS: set[asyncio.Task] = set()
-
-
-async def start_build(spec: BuildSpec) -> Build:
-    validate(spec)
-    if await Build.objects.filter(owner_id=spec.owner_id, state=Build.State.BUILDING).aexists():
-        raise BuildRefused(_("이미 빌드 중이에요. 끝나면 다시 빌드해 주세요."))
-    build = await Build.objects.acreate(
-        owner_id=spec.owner_id,
-        label=spec.label,
-        repository=repository_for(spec.owner_id, spec.label),
-        dockerfile=spec.dockerfile,
-    )
-    try:
-        await seam.tell("build.start", build_id=str(build.id), spec=asdict(spec))
-    except engine.EngineUnavailable as error:  # also: the supervisor is not running
-        log.warning("build %s could not be handed over: %s", build.id, error)
-        build.state = Build.State.FAILED
-        build.message = (
-            str(error) if isinstance(error, seam.SupervisorUnavailable) else str(ENGINE_DOWN)
-        )
-        build.ended_at = timezone.now()
-        await build.asave()
-    return build
 
 
 async def on_start(build_id: str, spec: dict) -> None:
@@ -137,18 +65,6 @@ async def on_start(build_id: str, spec: dict) -> None:
     task = asyncio.get_running_loop().create_task(_follow(build, BuildSpec(**spec)))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
-
-
-async def request_tag(build: Build, version: str) -> None:
-    """Web side: have the supervisor tag the build (raises BuildRefused in words)."""
-    refused = await seam.ask("build.tag", build_id=str(build.id), version=version)
-    if refused:
-        raise BuildRefused(refused)
-
-
-async def request_layers(build: Build) -> list[dict]:
-    """Web side: the built image's layers (see `layers`), from the supervisor."""
-    return await seam.ask("build.layers", build_id=str(build.id))
 
 
 async def on_tag(build_id: str, version: str) -> str:

@@ -1,23 +1,14 @@
-"""A student's pods and workloads on the cluster, for their instructor's view.
-
-Asked through the supervisor: the admin credentials stay on its side (sandbox/kube.py), and a
-web worker only ever gets plain rows back.
-"""
+"""A student's pods and workloads on the cluster, for their instructor's view: the supervisor's
+answer to sandbox/api/kube_objects.py, with the admin credentials of sandbox/kube.py."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from sandbox import kube, seam
+from sandbox import kube
 
 log = logging.getLogger(__name__)
-
-
-async def request_objects(owner_id: int) -> dict:
-    """{configured, unavailable, namespace, exists, asleep, pods, workloads} (see
-    kube.student_objects); EngineUnavailable when the supervisor is away."""
-    return await seam.ask("kube.objects", owner_id=owner_id)
 
 
 async def on_objects(owner_id: int) -> dict:

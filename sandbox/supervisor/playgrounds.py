@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from sandbox import engine, hooks, kube
+from sandbox.api import workspaces as api_workspaces
 from sandbox.api.playgrounds import MAX_INPUT_CHARS, NoPlayground, TooMuchInput, group_name
 from sandbox.models import Playground, Workspace
 from sandbox.supervisor import kube_gate, workspaces
@@ -182,7 +183,7 @@ async def _start(owner_id: int) -> LivePlayground:
         run_id(playground),
         tty=True,
         environment=environment,
-        workspace_bytes=workspaces.cap(),
+        workspace_bytes=api_workspaces.cap(),
         network=network,
     )
     try:
@@ -533,14 +534,14 @@ async def save_due() -> int:
             if message := await _save(live):
                 await _say(live, message)
             elif await _nearly_full(live.playground.owner_id):
-                await _say(live, workspaces.nearly_full_message())
+                await _say(live, api_workspaces.nearly_full_message())
             saved += 1
     return saved
 
 
 async def _nearly_full(owner_id: int) -> bool:
     row = await Workspace.objects.filter(owner_id=owner_id).only("bytes").afirst()
-    return row is not None and workspaces.nearly_full(row.bytes)
+    return row is not None and api_workspaces.nearly_full(row.bytes)
 
 
 async def _say(live: LivePlayground, message: str) -> None:

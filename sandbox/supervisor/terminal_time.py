@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -21,33 +20,10 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sandbox import seam
 from sandbox.api import playgrounds as api_playgrounds
+from sandbox.api.terminal_time import clock, left_today, lifetime
 from sandbox.models import Playground, TerminalExtension
 from sandbox.supervisor import playgrounds
-
-
-def lifetime() -> timedelta:
-    return timedelta(seconds=settings.SANDBOX_PLAYGROUND_SECONDS)
-
-
-def _start_of_today() -> datetime:
-    """Midnight of today in the site's time zone (TIME_ZONE): "a day" as the class lives it."""
-    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-async def used_today(owner_id: int) -> int:
-    return await TerminalExtension.objects.filter(
-        owner_id=owner_id, counted=True, created_at__gte=_start_of_today()
-    ).acount()
-
-
-async def left_today(owner_id: int) -> int:
-    return max(0, settings.SANDBOX_PLAYGROUND_EXTENSIONS_PER_DAY - await used_today(owner_id))
-
-
-def clock(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%H:%M")
 
 
 def _followed(owner_id: int) -> Playground | None:
@@ -111,18 +87,8 @@ async def _extend(owner_id: int, by_id: int | None, counted: bool) -> dict:
     return {"ok": True, **event}
 
 
-async def request_extend(owner_id: int) -> dict:
-    """The student's own 연장: {ok, message} or {ok, expires_at, until, left_today}."""
-    return await seam.ask("terminal.extend", owner_id=owner_id)
-
-
 async def on_extend(owner_id: int) -> dict:
     return await _extend(owner_id, owner_id, counted=True)
-
-
-async def request_extend_many(owner_ids: list[int], by_id: int) -> dict:
-    """An instructor's extension for a class: {extended, skipped} (counted against no cap)."""
-    return await seam.ask("terminal.extend_many", owner_ids=list(owner_ids), by_id=by_id)
 
 
 async def on_extend_many(owner_ids: list[int], by_id: int) -> dict:

@@ -2,10 +2,10 @@
 grows toward one waiting container per student who is online, and shrinks back once the class
 has pressed nothing for a while.
 
-Web side: `warm(key, owner_ids)` (an instructor started the class; `lessons` knows who is in it
-and passes the ids, so the sandbox knows no classes), `cool(key)` (수업 끝) and `state(key)` (what
-the dashboard shows).
-Both `ask` the supervisor, which holds the warm-ups beside the pools: in this process by default,
+Web side (sandbox/api/warmup.py): `warm(key, owner_ids)` (an instructor started the class;
+`lessons` knows who is in it and passes the ids, so the sandbox knows no classes), `cool(key)`
+(수업 끝) and `state(key)` (what the dashboard shows).
+They `ask` the supervisor, which holds the warm-ups beside the pools: in this process by default,
 in `manage.py sandbox_supervisor` when scaled out.
 
 Supervisor side, every TICK_SECONDS while any class is warm: who of each class is online (signed
@@ -30,13 +30,13 @@ from django.contrib.auth import get_user_model
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from sandbox import engine, seam
+from sandbox import engine
+from sandbox.api.warmup import WARM_IMAGE
 from sandbox.models import Playground, Run
 from sandbox.supervisor import pool
 
 log = logging.getLogger(__name__)
 
-WARM_IMAGE = "baeum/lab"  # what exercises run unless they name another lab image
 TICK_SECONDS = 2.0
 
 
@@ -54,20 +54,6 @@ def budget_containers() -> int:
 
 
 # Web side.
-
-
-async def warm(key: str, owner_ids: list[int]) -> dict:
-    """Start (or restart) warming for `key` (a class) and its students; returns `state`."""
-    return await seam.ask("pool.warm", key=key, owner_ids=list(owner_ids))
-
-
-async def cool(key: str) -> dict:
-    """End warming for `key` now (수업 끝); returns `state`."""
-    return await seam.ask("pool.cool", key=key)
-
-
-async def state(key: str) -> dict:
-    return await seam.ask("pool.state", key=key)
 
 
 # Supervisor side.

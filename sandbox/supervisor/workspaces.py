@@ -7,9 +7,10 @@ halfway never replaces the previous tar), and restores it into the next terminal
 `tar -x` there with the tar on stdin. Extraction happens inside the student's own container, as
 its user, so a hostile archive can only touch their own /work. No host path is ever mounted.
 
-Everything here runs where the playgrounds live (the sandbox supervisor); sandbox/playgrounds.py
-decides when (start, end, every SANDBOX_WORKSPACE_SAVE_SECONDS after typing, clean shutdown).
-Web code only reads the `Workspace` row and asks for a reset (`request_reset`).
+Everything here runs where the playgrounds live (the sandbox supervisor);
+sandbox/supervisor/playgrounds.py decides when (start, end, every
+SANDBOX_WORKSPACE_SAVE_SECONDS after typing, clean shutdown).
+Web code only reads the `Workspace` row and asks for a reset (sandbox/api/workspaces.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sandbox import engine, seam
+from sandbox import engine
+from sandbox.api.workspaces import cap, mib
 from sandbox.models import Workspace
 
 log = logging.getLogger(__name__)
@@ -38,18 +40,10 @@ TAR_EXTRACT = ["tar", "-x", "-o", "-C", engine.WORKDIR]
 TAR_SECONDS = 60
 
 
-def cap() -> int:
-    return settings.SANDBOX_WORKSPACE_BYTES
-
-
 def archive_limit() -> int:
     """The largest tar a full /work can make: its bytes, plus a 512-byte header and at most 511
     bytes of padding per file, plus the end blocks. Nothing larger is stored or restored."""
     return cap() + engine.WORKSPACE_INODES * 1024 + 10 * 1024
-
-
-def mib(size: int) -> str:
-    return f"{size / 2**20:.0f} MiB" if size >= 2**20 else f"{max(1, size // 1024)} KiB"
 
 
 def directory() -> Path:
@@ -219,22 +213,3 @@ def expire(in_use: set[int]) -> int:
             if partial.stat().st_mtime < stale:
                 partial.unlink()
     return count
-
-
-def nearly_full(size: int) -> bool:
-    """A saved /work this big is at its cap, or nearly: worth saying before it refuses files."""
-    return size >= cap() * 0.95
-
-
-def nearly_full_message() -> str:
-    return _(
-        "/work가 거의 가득 찼어요. {cap}까지만 담을 수 있어요. 필요 없는 파일을 지워 주세요."
-    ).format(cap=mib(cap()))
-
-
-async def request_reset(owner_id: int) -> None:
-    """Empty the owner's /work for good: the saved tar deleted and a live terminal ended without
-    saving (its next open starts with an empty /work). Asked from any web worker; `owner_id`
-    comes from the signed-in student, or from a class an instructor teaches, never from a URL
-    alone."""
-    await seam.ask("workspace.reset", owner_id=owner_id)

@@ -2,7 +2,7 @@
 
 from django import template
 
-from sandbox.supervisor import workspace_files
+from sandbox.api import workspace_files
 
 register = template.Library()
 

@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from sandbox import engine
+from sandbox.api import builds as api_builds
 from sandbox.images import LAB_IMAGES
 from sandbox.models import Build
 from sandbox.supervisor import builds
@@ -77,8 +78,10 @@ VARIANTS = {
 async def attempt(owner, dockerfile: str) -> str:
     """The whole path; returns the refusal, or the build's end when it reached the engine."""
     try:
-        started = await builds.start_build(builds.BuildSpec(owner.pk, "test/esc", dockerfile, {}))
-    except builds.BuildRefused as refused:
+        started = await api_builds.start_build(
+            api_builds.BuildSpec(owner.pk, "test/esc", dockerfile, {})
+        )
+    except api_builds.BuildRefused as refused:
         return f"refused: {refused}"
     await builds.wait_for_all()
     build = await Build.objects.aget(pk=started.pk)
@@ -117,9 +120,9 @@ ROOT_VARIANTS = {
 @pytest.mark.parametrize("variant", list(ROOT_VARIANTS))
 async def test_no_way_to_root_is_accepted(alice, variant):
     dockerfile = "FROM baeum/lab\n" + ROOT_VARIANTS[variant].format() + "\nRUN id -u\n"
-    with pytest.raises(builds.BuildRefused, match="USER|--chown|--chmod|ID"):
-        await builds.start_build(
-            builds.BuildSpec(alice.pk, "test/esc", dockerfile, {"app.sh": "id\n"})
+    with pytest.raises(api_builds.BuildRefused, match="USER|--chown|--chmod|ID"):
+        await api_builds.start_build(
+            api_builds.BuildSpec(alice.pk, "test/esc", dockerfile, {"app.sh": "id\n"})
         )
     assert not await Build.objects.aexists()
 
@@ -144,8 +147,8 @@ async def test_what_the_rules_allow_still_builds(alice):
         "FROM base\nCOPY --from=base /tmp/app.sh /tmp/again.sh\nUSER 1000\n"
         'CMD ["sh", "/tmp/again.sh"]\n'
     )
-    started = await builds.start_build(
-        builds.BuildSpec(alice.pk, "test/esc", dockerfile, {"app.sh": "echo $GREETING\n"})
+    started = await api_builds.start_build(
+        api_builds.BuildSpec(alice.pk, "test/esc", dockerfile, {"app.sh": "echo $GREETING\n"})
     )
     await builds.wait_for_all()
     build = await Build.objects.aget(pk=started.pk)

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from sandbox import engine
+from sandbox.api import builds as api_builds
 from sandbox.models import Build
 from sandbox.supervisor import builds
 
@@ -25,7 +26,7 @@ async def cleanup():
 
 
 async def build(owner, dockerfile=DOCKERFILE, files=FILES, label="test/lab") -> Build:
-    started = await builds.start_build(builds.BuildSpec(owner.pk, label, dockerfile, files))
+    started = await api_builds.start_build(api_builds.BuildSpec(owner.pk, label, dockerfile, files))
     await builds.wait_for_all()
     return await Build.objects.aget(pk=started.pk)
 
@@ -77,8 +78,8 @@ async def test_the_layer_table_matches_docker_history(alice, cleanup):
 async def test_unsafe_builds_are_refused_before_the_engine_sees_them(
     alice, dockerfile, files, reason
 ):
-    with pytest.raises(builds.BuildRefused, match=reason):
-        await builds.start_build(builds.BuildSpec(alice.pk, "test/lab", dockerfile, files))
+    with pytest.raises(api_builds.BuildRefused, match=reason):
+        await api_builds.start_build(api_builds.BuildSpec(alice.pk, "test/lab", dockerfile, files))
     assert not await Build.objects.aexists()
 
 
@@ -114,5 +115,5 @@ async def test_versions_are_tags_in_the_students_own_namespace(alice, bob, clean
     assert first.repository == f"baeum-build/{settings.SANDBOX_NAMESPACE}-u{alice.pk}-test-lab"
     theirs = await build(bob, label="test/lab")
     assert theirs.repository != first.repository
-    with pytest.raises(builds.BuildRefused):
+    with pytest.raises(api_builds.BuildRefused):
         await __import__("asyncio").to_thread(builds.tag_version, first, "V1; rm -rf /")

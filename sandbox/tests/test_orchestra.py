@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from sandbox import engine
+from sandbox import engine, manifests
 from sandbox.supervisor import labs as orchestra
 
 MANIFEST = """\
@@ -63,12 +63,12 @@ def running(count, image=None):
     ],
 )
 def test_manifest_errors_name_the_field(text, message):
-    with pytest.raises(orchestra.ManifestError, match=message):
-        orchestra.parse(text)
+    with pytest.raises(manifests.ManifestError, match=message):
+        manifests.parse(text)
 
 
 def test_the_supported_subset_is_translated():
-    deployment = orchestra.parse(manifest(replicas=4, version="v2"))
+    deployment = manifests.parse(manifest(replicas=4, version="v2"))
     assert (deployment.replicas, deployment.image) == (4, "baeum/web:v2")
     assert deployment.memory == "64m" and deployment.cpus == 0.25
     assert deployment.order == "start-first" and deployment.parallelism == 1

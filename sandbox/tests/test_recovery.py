@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 
 from sandbox import engine, hooks
+from sandbox.api import builds as api_builds
 from sandbox.models import Build, Playground
 from sandbox.supervisor import builds, playgrounds, reaper
 from sandbox.supervisor import labs as orchestra
@@ -54,14 +55,16 @@ async def test_a_build_cut_off_by_a_restart_is_failed_in_words_and_the_student_b
     cut = await Build.objects.acreate(
         owner=alice, label="test/lab", repository="r", dockerfile=DOCKERFILE
     )
-    with pytest.raises(builds.BuildRefused):
-        await builds.start_build(builds.BuildSpec(alice.pk, "test/lab", DOCKERFILE, FILES))
+    with pytest.raises(api_builds.BuildRefused):
+        await api_builds.start_build(api_builds.BuildSpec(alice.pk, "test/lab", DOCKERFILE, FILES))
     recovered = await restart()
     assert recovered["builds"] == [str(cut.pk)]
     cut = await Build.objects.aget(pk=cut.pk)
     assert cut.state == Build.State.FAILED and cut.ended_at is not None
     assert "다시 시작" in cut.message and "다시 눌러" in cut.message
-    again = await builds.start_build(builds.BuildSpec(alice.pk, "test/lab", DOCKERFILE, FILES))
+    again = await api_builds.start_build(
+        api_builds.BuildSpec(alice.pk, "test/lab", DOCKERFILE, FILES)
+    )
     await builds.wait_for_all()
     assert (await Build.objects.aget(pk=again.pk)).state == Build.State.BUILT
 

@@ -8,8 +8,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from sandbox.api import terminal_time
 from sandbox.models import Playground, TerminalExtension
-from sandbox.supervisor import playgrounds, terminal_time
+from sandbox.supervisor import playgrounds
 from sandbox.tests.helpers import separate_supervisor
 from sandbox.tests.test_scale_out import redis_url  # noqa: F401 (a fixture)
 from sandbox.tests.test_terminal import Screen

@@ -14,7 +14,8 @@ from django.test import AsyncClient
 from django.urls import reverse
 
 from sandbox import engine
-from sandbox.supervisor import playgrounds, workspace_files
+from sandbox.api import workspace_files
+from sandbox.supervisor import playgrounds
 from sandbox.tests.helpers import separate_supervisor
 from sandbox.tests.test_scale_out import redis_url  # noqa: F401 (a fixture)
 
