@@ -1,5 +1,6 @@
 """모든 학생 터미널 연장: an instructor of the class adds the terminals' lifetime again to every
-open terminal of its students (sandbox/terminal_time.py; not counted against the students' own
+open terminal of its students (sandbox/supervisor/terminal_time.py; not counted against the
+students' own
 daily cap, which is theirs)."""
 
 from __future__ import annotations

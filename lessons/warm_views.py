@@ -1,5 +1,6 @@
 """Warming a class (수업 시작): an instructor grows the warm pool toward one waiting container
-per student of the class who is online, before everyone presses 실행 at once (sandbox/warmup.py).
+per student of the class who is online, before everyone presses 실행 at once
+(sandbox/supervisor/warmup.py).
 The dashboard's panel shows the pool's size and memory, polled every two seconds."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""An instructor empties a student's persistent /work (sandbox/workspaces.py), from the
+"""An instructor empties a student's persistent /work (sandbox/supervisor/workspaces.py), from the
 student's terminal view: only for a student of a class they teach."""
 
 from __future__ import annotations

@@ -102,7 +102,8 @@ def parse_bytes(size: str) -> int:
 
 
 # Which engine this call goes to: "" is the one DOCKER_HOST names (the default); a run on one of
-# several hosts (SANDBOX_ENGINES, see sandbox/hosts.py) sets its host's URL for its whole task,
+# several hosts (SANDBOX_ENGINES, see sandbox/supervisor/hosts.py) sets its host's URL for its
+# whole task,
 # and worker threads started with asyncio.to_thread inherit it.
 _ENDPOINT: contextvars.ContextVar[str] = contextvars.ContextVar("engine_endpoint", default="")
 
@@ -128,7 +129,7 @@ def endpoint() -> str:
 
 @functools.cache
 def _client_for(endpoint: str) -> docker.DockerClient:
-    # As many connections as threads may call at once (sandbox/engine_threads.py).
+    # As many connections as threads may call at once (sandbox/supervisor/engine_threads.py).
     options = {"timeout": settings.DOCKER_TIMEOUT_SECONDS, "max_pool_size": _pool_size()}
     if endpoint:
         return docker.DockerClient(base_url=endpoint, version="auto", **options)

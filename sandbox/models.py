@@ -43,7 +43,7 @@ class Run(models.Model):
     # What the engine said, for the server log and the instructor's transcript view: never
     # shown to the student (ids, `No such container` …).
     detail = models.CharField(max_length=500, blank=True)
-    # The queue entry this run was started from (sandbox/runqueue.py), so a queue socket that
+    # The queue entry this run was started from (sandbox/api/queue.py), so a queue socket that
     # reconnects after the entry left the queue finds the run it became.
     queued_as = models.UUIDField(null=True, blank=True, db_index=True)
 
@@ -52,7 +52,7 @@ class Run(models.Model):
         indexes = [models.Index(fields=["owner", "state"])]
         constraints = [
             # Two presses of one button landing on two web workers at once start one run: the
-            # database decides, not a lock of one process (sandbox/runs.py, start_run).
+            # database decides, not a lock of one process (sandbox/api/runs.py, start_run).
             models.UniqueConstraint(
                 fields=["owner", "label"],
                 condition=models.Q(state__in=("starting", "running")),
@@ -78,7 +78,7 @@ class QueuedRun(models.Model):
     """A press that found the server full (SANDBOX_MAX_TOTAL live runs): it waits here, in the
     database, so every web worker and the supervisor see it and it outlives any one process.
     First come, first served: the order is the id. Whoever frees a slot deletes the row and
-    creates the Run in one transaction (sandbox/runqueue.py)."""
+    creates the Run in one transaction (sandbox/api/queue.py)."""
 
     id = models.BigAutoField(primary_key=True)
     key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # in URLs

@@ -12,7 +12,8 @@ output; all three must be 0.
 
 Each level of N students runs twice on the same server, started with no warm container at all
 (SANDBOX_POOL_SIZE=0): cold, then as a warmed class (an instructor pressed 수업 시작 on the class
-dashboard and the warm pool filled; sandbox/warmup.py). Beside them, in the same run, the raw
+dashboard and the warm pool filled; sandbox/supervisor/warmup.py). Beside them, in the same run,
+the raw
 engine: N hardened containers of the same command through the docker SDK (create, attach, start,
 first output byte, wait, remove), pressed within one second, at most SANDBOX_MAX_TOTAL at a time
 (the server's own limit). Reported: p50/p95 of both, their ratio, and each process's peak memory.

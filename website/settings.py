@@ -193,9 +193,10 @@ SANDBOX_PLAYGROUND_IDLE_SECONDS = envint("SANDBOX_PLAYGROUND_IDLE_SECONDS", 10 *
 # instructor is not counted); 4 × 30 min on top of the first 30 is a long class day.
 SANDBOX_PLAYGROUND_EXTENSIONS_PER_DAY = envint("SANDBOX_PLAYGROUND_EXTENSIONS_PER_DAY", 4)
 # The largest file a student may upload into their terminal's /work at once (/work itself is
-# capped too; sandbox/workspace_files.py).
+# capped too; sandbox/api/workspace_files.py).
 SANDBOX_UPLOAD_BYTES = envint("SANDBOX_UPLOAD_BYTES", 8 * 2**20)
-# A student's persistent /work (sandbox/workspaces.py): its cap (the terminal's /work tmpfs is
+# A student's persistent /work (sandbox/supervisor/workspaces.py): its cap (the terminal's /work
+# tmpfs is
 # this size, and the terminal's memory limit grows by as much, since tmpfs pages count against
 # it), how long a saved one is kept after its last use, how often a live one is saved when typed
 # in, and where the saved tars go (one folder per deployment: one never touches another's).
@@ -219,7 +220,8 @@ KUBERNETES_KUBECONFIG = os.environ.get(
     "KUBERNETES_KUBECONFIG",
     KUBERNETES_DEFAULT_KUBECONFIG if os.path.exists(KUBERNETES_DEFAULT_KUBECONFIG) else "",
 )
-# kubectl in the terminal (sandbox/kube_gate.py): the terminal image with kubectl (built FROM
+# kubectl in the terminal (sandbox/supervisor/kube_gate.py): the terminal image with kubectl (built
+# FROM
 # baeum/lab by `make kubernetes`), and the range the playgrounds' private networks take /29s
 # from (kept clear of the cluster's pod and service ranges and of the engine's own pools).
 KUBERNETES_TERMINAL_IMAGE = os.environ.get("KUBERNETES_TERMINAL_IMAGE", "baeum/kubectl")
@@ -235,9 +237,10 @@ SANDBOX_TTL_SECONDS = envint("SANDBOX_TTL_SECONDS", 60)
 SANDBOX_TRANSCRIPT_BYTES = envint("SANDBOX_TRANSCRIPT_BYTES", 256 * 1024)
 SANDBOX_MAX_PER_USER = envint("SANDBOX_MAX_PER_USER", 2)
 SANDBOX_MAX_TOTAL = envint("SANDBOX_MAX_TOTAL", max(4, (os.cpu_count() or 1) * 8))
-# A press that finds the server full waits in the queue (sandbox/runqueue.py) this long at most.
+# A press that finds the server full waits in the queue (sandbox/api/queue.py) this long at most.
 SANDBOX_QUEUE_SECONDS = envint("SANDBOX_QUEUE_SECONDS", 5 * 60)
-# A class's warm-up (sandbox/warmup.py): warm containers for the students online, within this
+# A class's warm-up (sandbox/supervisor/warmup.py): warm containers for the students online, within
+# this
 # memory (default a quarter of the machine's; each warm container counts its memory limit), ended
 # after the class pressed nothing for SANDBOX_WARM_IDLE_SECONDS. "Online": signed in, pressed
 # 실행 or had a terminal open within SANDBOX_WARM_ONLINE_SECONDS.
@@ -246,7 +249,7 @@ SANDBOX_WARM_MEMORY = os.environ.get(
 )
 SANDBOX_WARM_IDLE_SECONDS = envint("SANDBOX_WARM_IDLE_SECONDS", 10 * 60)
 SANDBOX_WARM_ONLINE_SECONDS = envint("SANDBOX_WARM_ONLINE_SECONDS", 15 * 60)
-# Threads for blocking Docker calls, per supervising process (sandbox/engine_threads.py).
+# Threads for blocking Docker calls, per supervising process (sandbox/supervisor/engine_threads.py).
 SANDBOX_ENGINE_THREADS = envint("SANDBOX_ENGINE_THREADS", 64)
 
 # Scale-out (README, "Deployment"). Who talks to the Docker Engine: "inside" (the default) the

@@ -1,4 +1,4 @@
-"""Pressing 실행 when the server is full: the press waits its turn (sandbox/runqueue.py) and the
+"""Pressing 실행 when the server is full: the press waits its turn (sandbox/api/queue.py) and the
 answer is the queue panel; the student's own limit still answers at once with the stop offer."""
 
 import asyncio

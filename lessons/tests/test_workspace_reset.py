@@ -1,5 +1,5 @@
 """An instructor empties a student's persistent /work from the class's terminal view: only a
-student of a class they teach, only with the confirmation (sandbox/workspaces.py)."""
+student of a class they teach, only with the confirmation (sandbox/supervisor/workspaces.py)."""
 
 import pytest
 from asgiref.sync import sync_to_async

@@ -18,7 +18,7 @@ also expires entries older than SANDBOX_QUEUE_SECONDS), on the loop of whichever
 reason to care: the supervisor after a run's end, a web worker with a queued press or a waiting
 socket. `serve_ticks` is the supervisor's always-on tick, for its command to start.
 
-What the page sees: the queue socket (sandbox/queue_consumer.py) joins the entry's group
+What the page sees: the queue socket (sandbox/consumers/queue.py) joins the entry's group
 `queue_<key>` (started, with the run's id; ended, with a message) and the deployment's group
 (something moved: it recomputes its position).
 """

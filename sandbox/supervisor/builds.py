@@ -82,7 +82,7 @@ async def on_layers(build_id: str) -> list[dict]:
 
 async def _publish(build: Build, event: dict) -> None:
     # Saved first: a socket that opens on any worker reads steps and log from the database,
-    # then skips frames it already has (by the log's length; see build_consumer).
+    # then skips frames it already has (by the log's length; see sandbox/consumers/builds.py).
     await build.asave(update_fields=["steps", "log", "image_id"])
     try:
         await get_channel_layer().group_send(group_name(build.id), event)

@@ -242,7 +242,7 @@ async def wait_until(owner_id: int, predicate, timeout: float = 60) -> dict:
         await asyncio.sleep(0.3)
 
 
-# What web code asks the sandbox supervisor (sandbox/lab_requests.py asks; these answer). Labs are
+# What web code asks the sandbox supervisor (sandbox/api/labs.py asks; these answer). Labs are
 # held by the supervisor (LIVE above), so any web worker sees the same lab.
 
 

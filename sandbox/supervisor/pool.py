@@ -4,7 +4,8 @@ on stdin for the one command it will run. Taking one skips the engine's create-a
 
 Each container serves exactly one run and is then removed like any other; the pool refills in
 the background on the server's event loop, never past the server-wide quota, and the reaper
-spares the containers it holds. A class's warm-up (sandbox/warmup.py) raises what a pool keeps
+spares the containers it holds. A class's warm-up (sandbox/supervisor/warmup.py) raises what a pool
+keeps
 (`warm_target`) for a while, and lowers it again.
 """
 
@@ -56,7 +57,7 @@ class Pool:
         self.filling: asyncio.Task | None = None
         self.closed = False
         self._closing = asyncio.Event()
-        # Raised by a class's warm-up (sandbox/warmup.py) while the class is on.
+        # Raised by a class's warm-up (sandbox/supervisor/warmup.py) while the class is on.
         self.warm_target = 0
 
     def wanted(self) -> int:

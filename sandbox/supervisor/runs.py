@@ -109,7 +109,7 @@ class LiveRun:
 
     run_id: str
     panes: list[Pane]
-    engine: str = ""  # the engine it runs on ("" for the default; see sandbox/hosts.py)
+    engine: str = ""  # the engine it runs on ("" for the default; see sandbox/supervisor/hosts.py)
     seq: int = 0
     made: _Made = field(default_factory=lambda: _Made())
     stopped_because: str = ""
@@ -417,7 +417,7 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
     run.transcript_dropped_bytes = sum(pane.dropped_bytes for pane in live.panes)
     await run.asave()
     # Its slot is free from here: the oldest queued press takes it now, before this run's
-    # finish hooks, and starts beside them (sandbox/runqueue.py).
+    # finish hooks, and starts beside them (sandbox/api/queue.py).
     try:
         taken = await runqueue.take() if await QueuedRun.objects.aexists() else []
     except Exception:

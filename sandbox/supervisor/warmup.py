@@ -1,4 +1,5 @@
-"""A class's warm-up: before a whole class presses 실행 at once, the warm pool (sandbox/pool.py)
+"""A class's warm-up: before a whole class presses 실행 at once, the warm pool
+(sandbox/supervisor/pool.py)
 grows toward one waiting container per student who is online, and shrinks back once the class
 has pressed nothing for a while.
 

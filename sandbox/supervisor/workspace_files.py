@@ -162,7 +162,8 @@ async def on_get(owner_id: int, what: str, file_name: str) -> str | dict:
     _forget_stale()
     container_id = _container_of(owner_id)
     if container_id is None:
-        # No terminal open: its last saved /work, if there is one (sandbox/workspaces.py).
+        # No terminal open: its last saved /work, if there is one
+        # (sandbox/supervisor/workspaces.py).
         saved = await asyncio.to_thread(_from_saved, owner_id, what, file_name)
         if isinstance(saved, str):
             return saved

@@ -1,4 +1,4 @@
-"""The run queue (sandbox/runqueue.py) on the real engine, through the real websocket stack: a
+"""The run queue (sandbox/api/queue.py) on the real engine, through the real websocket stack: a
 press over the server-wide limit waits its turn, sees its place live, and runs when a slot
 frees."""
 

@@ -236,7 +236,7 @@ async def test_with_the_terminal_closed_its_saved_work_can_be_downloaded(alice, 
     client = await signed_in(alice)
     assert (await upload(client, b"kept\n", "kept.txt")).status_code == 200
     await in_terminal(container, "mkdir /work/dir && ln -s /etc/passwd /work/link")
-    await playgrounds.end_all()  # the terminal ends; its /work is saved (sandbox/workspaces.py)
+    await playgrounds.end_all()  # the terminal ends; its /work is saved (supervisor/workspaces.py)
 
     response = await client.get(DOWNLOAD, {"name": "kept.txt"})
     assert response.status_code == 200 and response.content == b"kept\n"

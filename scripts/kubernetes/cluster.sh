@@ -304,7 +304,7 @@ save_host_settings() {
 }
 
 # baeum/kubectl: baeum/lab with this version's kubectl, the students' terminal image when a cluster
-# is configured (sandbox/kube_gate.py). Rebuilt when the version or baeum/lab changes.
+# is configured (sandbox/supervisor/kube_gate.py). Rebuilt when the version or baeum/lab changes.
 terminal_image() {
   local lab want have ctx
   lab=$(docker image inspect -f '{{.Id}}' baeum/lab:latest)

@@ -5,7 +5,7 @@ const section = document.querySelector("[data-work-files]");
 if (section) setUp(section);
 
 // 을 after a final consonant, 를 after a vowel, as the name is read aloud (as the server does:
-// sandbox/workspace_files.py, _object_particle).
+// sandbox/api/workspace_files.py, _object_particle).
 function withParticle(name) {
   const last = name.trimEnd().slice(-1).toLowerCase();
   const code = last.charCodeAt(0);

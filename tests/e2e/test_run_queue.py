@@ -1,4 +1,4 @@
-"""The run queue as a class meets it (sandbox/runqueue.py): a server whose limit of live runs is
+"""The run queue as a class meets it (sandbox/api/queue.py): a server whose limit of live runs is
 one, so every press behind the first waits its turn — in the browser (the queue panel, its place,
 then the output, and axe), and, scaled out, across a web worker's restart."""
 
