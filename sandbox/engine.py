@@ -3,6 +3,10 @@
 Everything else in the project sees plain functions and two exceptions: EngineUnavailable (the
 engine cannot be reached, say so plainly and try again later) and EngineError (it answered, but
 refused). Every call has a timeout, so a hung engine cannot hang a request or a consumer.
+
+Over 400 lines for a reason: it is the one module allowed to import `docker` (a contract and a
+ruff rule), so everything the engine is asked lives here. The next step (issue 14) makes it a
+`sandbox/engine/` package (containers, exec, networks, images, swarm) under the same contract.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ What a student's namespace holds, created on first use and idempotently (`provis
 - NetworkPolicies: every pod of the namespace reaches only pods of the same namespace, and is
   reached only from them (no other student, no host, no internet, no control plane: kubectl
   talks to the API server from outside the pods).
+
+Over 400 lines for a reason: it is the one module allowed to import `kubernetes`; like the
+engine, it becomes a `sandbox/kube/` package (namespaces, credentials, objects) under the same
+contract.
 """
 
 from __future__ import annotations

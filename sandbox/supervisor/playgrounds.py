@@ -6,6 +6,10 @@ Like runs, playgrounds are followed by the sandbox supervisor (in the server, or
 process when scaled out): a thread reads the TTY into a bounded pipe, a task relays it to the
 owner's group `terminal_u<owner>` with a sequence number, and keeps a scrollback for tabs that
 (re)attach. Sockets ask through the `request_*` functions below, from any web worker.
+
+Over 400 lines for a reason: a terminal's whole life (open, relay, scrollback, idle and
+lifetime limits, save, recover) shares one table of live playgrounds (`LIVE`) and its lock;
+it splits along those lines once a state object owns that table (issue 14, next step).
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ this process by default, or in `manage.py sandbox_supervisor` when scaled out. T
 asyncio task; the blocking Docker calls go to worker threads, and each attach stream is read by
 a thread of its own (`_pump`). Every frame goes to the run log (sandbox/runlog.py), then to the
 run's channel-layer group, so any web worker's socket can show it.
+
+Over 400 lines for a reason: the follower and the record of what it made share `LIVE`; the
+panes' decoding (`Pane`) moves out with the state object that replaces it (issue 14, next step).
 """
 
 from __future__ import annotations
