@@ -126,12 +126,32 @@ def open_gate(run_id: str, owner_id: int) -> Gate:
             _opening -= 1
 
 
+# How often a gate is made again when the uplink went between its making and the gate's joining.
+UPLINK_TRIES = 3
+
+
 def _open_gate(run_id: str, owner_id: int) -> Gate:
     kube.provision(owner_id)
-    host_address = engine.ensure_uplink_network(uplink_name(), UPLINK_RUN_ID)
-    address, port = api_target(host_address)
     network = engine.create_private_network(network_name(run_id), run_id, subnets(run_id))
     try:
+        container_id = _gate_on_uplink(run_id)
+        engine.connect_network(network, container_id, [ALIAS])
+        engine.start(container_id)
+    except Exception:
+        close_gate(run_id)
+        raise
+    return Gate(network, container_id)
+
+
+def _gate_on_uplink(run_id: str) -> str:
+    """The gate's container, made on the deployment's uplink. The uplink can go between its
+    making and the gate's joining it: removed by another process of the deployment (its start-up
+    reap, its shutdown), or by the engine finishing a removal a client had given up waiting for
+    (CI met `network …-kube-uplink not found` here). Then it is made again, a few times."""
+    attempt = 1
+    while True:
+        host_address = engine.ensure_uplink_network(uplink_name(), UPLINK_RUN_ID)
+        address, port = api_target(host_address)
         spec = engine.ContainerSpec(
             "baeum/lab",
             # One forked nc per connection, each relaying to the one address; the gate's pids
@@ -140,13 +160,13 @@ def _open_gate(run_id: str, owner_id: int) -> Gate:
             run_id,
             network=uplink_name(),
         )
-        container_id = engine.create_container(spec)
-        engine.connect_network(network, container_id, [ALIAS])
-        engine.start(container_id)
-    except Exception:
-        close_gate(run_id)
-        raise
-    return Gate(network, container_id)
+        try:
+            return engine.create_container(spec)
+        except engine.EngineError as error:
+            if attempt == UPLINK_TRIES or uplink_name() not in str(error):
+                raise
+            log.info("gate of %s: the uplink went (%s); making it again", run_id, error)
+            attempt += 1
 
 
 def write_kubeconfig(container_id: str, owner_id: int) -> None:

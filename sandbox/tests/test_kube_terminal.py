@@ -115,6 +115,29 @@ async def test_a_deployment_made_from_the_terminal_rolls_out_without_a_word_on_s
     assert "web v1 listening on :8080" in logs.output
 
 
+async def test_kubectl_works_when_the_uplink_goes_while_the_gate_is_made(
+    alice, kubectl, monkeypatch
+):
+    """The uplink removed between its making and the gate's joining it (another process's
+    start-up reap, the engine finishing a removal its client gave up on: CI met `network
+    …-kube-uplink not found`): the gate is made again and the terminal still has kubectl."""
+    ensure = engine.ensure_uplink_network
+    made: list[str] = []
+
+    def ensure_then_lose(name: str, run_id: str) -> str:
+        address = ensure(name, run_id)
+        made.append(name)
+        if len(made) == 1:
+            engine.remove_network(name)  # on the real engine, as the other remover would
+        return address
+
+    monkeypatch.setattr(engine, "ensure_uplink_network", ensure_then_lose)
+    await open_terminal(alice)
+    answered = await sh(alice, "kubectl get pods")
+    assert answered.exit_code == 0, answered.output
+    assert made == [kube_gate.uplink_name()] * 2
+
+
 async def test_the_terminal_reaches_the_api_server_and_nothing_else(alice, kubectl):
     live = await open_terminal(alice)
     node = urlsplit(await asyncio.to_thread(kube.api_server)).hostname
