@@ -1,0 +1,86 @@
+"""Images: the lab images the project builds, students' builds (no network, the build limits),
+their history, tags and removal.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import suppress
+
+from django.conf import settings
+from docker.errors import ImageNotFound, NotFound
+
+from sandbox.engine.client import call
+from sandbox.engine.profile import BUILD_LIMITS
+
+
+def image_exists(tag: str) -> bool:
+    with call() as client:
+        try:
+            client.images.get(tag)
+            return True
+        except ImageNotFound:
+            return False
+
+
+def build_image(
+    tag: str, context_dir: str, buildargs: dict[str, str], labels: dict[str, str]
+) -> None:
+    with call() as client:
+        client.images.build(
+            path=context_dir, tag=tag, buildargs=buildargs, labels=labels, rm=True, forcerm=True
+        )
+
+
+def image_label(tag: str, key: str) -> str | None:
+    """One label of a local image (None: no such image, or no such label)."""
+    with call() as client:
+        try:
+            labels = client.api.inspect_image(tag)["Config"].get("Labels") or {}
+        except ImageNotFound:
+            return None
+        return labels.get(key)
+
+
+def build_stream(context: bytes, tag: str, labels: dict[str, str]) -> Iterator[dict]:
+    """Build from a tar context, yielding the engine's progress messages as they come."""
+    with call() as client:
+        yield from client.api.build(
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            network_mode="none",
+            container_limits=BUILD_LIMITS,
+            labels=labels,
+            decode=True,
+            timeout=settings.SANDBOX_BUILD_SECONDS,
+        )
+
+
+def image_history(tag: str) -> list[dict]:
+    with call() as client:
+        return client.api.history(tag)
+
+
+def image_info(tag: str) -> dict:
+    with call() as client:
+        return client.api.inspect_image(tag)
+
+
+def tag_image(source: str, repository: str, tag: str) -> None:
+    with call() as client:
+        client.api.tag(source, repository, tag)
+
+
+def remove_image(reference: str) -> None:
+    with call() as client, suppress(NotFound):
+        client.api.remove_image(reference, force=True, noprune=False)
+
+
+def labelled_images(label: str) -> list[dict]:
+    with call() as client:
+        return client.api.images(filters={"label": label})
