@@ -13,7 +13,6 @@ from pygments.formatters import HtmlFormatter
 from lessons.build_views import versions_of
 from lessons.catalogue import MAX_COMMAND_BYTES, Exercise, Lesson, catalogue
 from lessons.checks import exercise_of, run_label
-from lessons.classes import student_changed
 from lessons.forms import SignupForm
 from lessons.models import Attempt
 from lessons.progress import course_progress, lesson_progress, record
@@ -133,7 +132,8 @@ async def exercise_run(request: HttpRequest, slug: str, exercise_id: str) -> Htt
         context = {"entry": run, "joined": run.joined_existing}
         context["standing"] = await runqueue.standing(run)
         return render(request, "sandbox/queue_panel.html#panel", context)
-    await student_changed(user.pk)  # the class dashboards show the new run
+    # The class dashboards learn of the run once it runs (sandbox.hooks' start hook, which a
+    # queued press reaches too) and once it ends (the attempt): one notice per change.
     return render(
         request, "sandbox/run_panel.html#panel", {"run": run, "joined": run.joined_existing}
     )

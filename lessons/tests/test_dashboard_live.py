@@ -2,11 +2,12 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient
 from django.urls import reverse
 
-from lessons.classes import student_changed
+from lessons.classes import group_name, student_changed
 from lessons.consumers import REFUSED
 from lessons.models import Classroom
 from sandbox.api import runs
@@ -98,3 +99,27 @@ async def test_an_instructor_cannot_stop_another_class_sandbox(
     assert (await Run.objects.aget(pk=run.pk)).is_live
     await runs.stop_run(str(run.id), "over")
     await following.wait_for_all()
+
+
+@pytest.mark.docker
+async def test_a_run_tells_the_class_once_per_change(classroom, alice):
+    """Once when the run runs (the start hook, which a queued press reaches too) and once when
+    it ends (its attempt): not a third time for the press itself."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group_name(classroom.pk), channel)
+    student = AsyncClient()
+    await student.aforce_login(alice)
+    await student.post(
+        reverse("exercise_run", args=["docker-01-what-is-a-container", "my-hostname"]),
+        {"command": "hostname"},
+    )
+    await following.wait_for_all()
+    notices = []
+    while True:
+        try:
+            notices.append(await asyncio.wait_for(layer.receive(channel), timeout=2))
+        except TimeoutError:
+            break
+    assert [notice["type"] for notice in notices] == ["class.changed"] * 2
+    assert await Run.objects.filter(owner=alice, state=Run.State.EXITED).aexists()

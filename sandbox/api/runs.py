@@ -151,7 +151,7 @@ async def _fail_unstarted(run: Run, message) -> None:
     await run.asave(update_fields=["state", "message", "ended_at"])
     with suppress(Exception):
         await runlog.current().end(str(run.id))
-    await events.run_ended(str(run.id))
+    await events.run_ended(events.RunEnded.of(run))
 
 
 def _over_own_limit(queued: int) -> QuotaExceeded:

@@ -127,7 +127,7 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
 
     async def run_status(self, event: dict) -> None:
         if not self.ended:
-            await self._send("status", run=await _reload(self.run_id))
+            await self._send("status", run=events.RunStatus.of_event(event))
 
     async def run_output(self, event: dict) -> None:
         # Once ended (the watchdog may end it while frames still wait in the inbox), the page
@@ -154,16 +154,22 @@ class RunOutputConsumer(AsyncWebsocketConsumer):
         await self._send("pane-head", run_id=self.run_id, index=index, pane=event["head"])
 
     async def run_ended(self, event: dict) -> None:
-        await self._end(await _reload(self.run_id))
+        await self._show_end(events.RunEnded.of_event(event))
 
     async def _end(self, run: Run) -> None:
+        """The end as the database has it (a socket that opened, or looked, after the end
+        event was sent)."""
+        if not self.ended:
+            await self._show_end(events.RunEnded.of(run, await _end_fragments(run)))
+
+    async def _show_end(self, ended: events.RunEnded) -> None:
         if self.ended:
             return  # the end event and the watchdog may both find it
         self.ended = True
-        await self._send_panes(run.panes)
-        await self._send("status", run=run)
-        if extra := await _end_fragments(run):
-            await self.send(text_data=extra)
+        await self._send_panes(ended.panes)
+        await self._send("status", run=ended.status)
+        if ended.extra:
+            await self.send(text_data=ended.extra)
         await self.close(code=ENDED)
 
     async def _send_panes(self, panes: list[dict]) -> None:

@@ -119,7 +119,8 @@ async def tell_abandoned(run_ids: list[str]) -> None:
                     transcript="".join(pane["transcript"] for pane in snapshot.panes),
                 )
             await runlog.current().end(run_id)
-        await events.run_ended(run_id)
+        if run := await Run.objects.filter(pk=run_id).afirst():
+            await events.run_ended(events.RunEnded.of(run))
 
 
 def reap_everywhere(grace_seconds: float) -> None:

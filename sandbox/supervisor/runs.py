@@ -228,7 +228,7 @@ async def _mark_running(run: Run, container_id: str) -> None:
     run.state, run.started_at = Run.State.RUNNING, timezone.now()
     run.container_id = container_id
     await run.asave(update_fields=["container_id", "state", "started_at"])
-    await events.publish_run(str(run.id), {"type": "run.status"})
+    await events.run_status(run)
     # Beside the output, not before it: the hooks (dashboards told) wait for the database's
     # thread, which a class pressing at once keeps busy, and the first line need not wait.
     _spawn(_run_start_hooks(run))
@@ -431,9 +431,15 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
         await database_sync_to_async(hooks.run_finished)(run)
     except Exception:
         log.exception("run %s: a finish hook failed", run.id)
+    # Rendered once here (the verdict the finish hook recorded), not once per watching socket.
+    try:
+        extra = await database_sync_to_async(hooks.end_fragments)(run)
+    except Exception:
+        log.exception("run %s: an end fragment failed", run.id)
+        extra = ""
     # The transcript is in the database now; sockets that open from here on read it there.
     await _log(runlog.current().end(str(run.id)))
-    await events.publish_run(str(run.id), {"type": "run.ended"})
+    await events.run_ended(events.RunEnded.of(run, extra))
     LIVE.pop(str(run.id), None)
     try:
         for container_id in [*made.containers, *([made.keeper] if made.keeper else [])]:

@@ -62,6 +62,25 @@ async def test_output_is_published_live_line_by_line(alice):
     assert arrivals[-1][0] - arrivals[0][0] > 0.6, "lines must arrive spread over the run"
 
 
+async def test_the_status_and_the_end_travel_with_their_events(alice):
+    """A socket shows the status line and the end from the events alone (no row to read)."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    run = await runs.start_run(spec(alice, "echo one; sleep 0.5; echo two; exit 3"))
+    await layer.group_add(events.run_group(run.id), channel)
+    seen: dict[str, dict] = {}
+    while "run.ended" not in seen:
+        event = await asyncio.wait_for(layer.receive(channel), timeout=20)
+        seen.setdefault(event["type"], event)
+    await following.wait_for_all()
+    status = events.RunStatus.of_event(seen["run.status"])
+    assert status.state == Run.State.RUNNING and status.id == str(run.id)
+    ended = events.RunEnded.of_event(seen["run.ended"])
+    assert ended.status.state == Run.State.EXITED and ended.status.exit_code == 3
+    assert ended.status.duration_seconds and ended.status.duration_seconds >= 0.5
+    assert [pane["transcript"] for pane in ended.panes] == ["one\ntwo\n"]
+
+
 async def test_memory_hog_is_reported_as_oom(alice):
     run = await run_to_end(alice, "awk 'BEGIN{s=\"x\"; while(1){s=s s}}'", memory="16m")
     assert run.oom_killed
