@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,11 +18,12 @@ from django.views.decorators.http import require_POST
 from lessons import dashboard
 from lessons.catalogue import catalogue
 from lessons.classes import is_instructor, new_join_code, normalize_code, teaches
+from lessons.http import SignedInRequest
 from lessons.models import Attempt, Classroom
 from sandbox.models import Playground
 
 
-def _taught_or_403(request: HttpRequest, pk: int) -> Classroom:
+def _taught_or_403(request: SignedInRequest, pk: int) -> Classroom:
     classroom = get_object_or_404(Classroom, pk=pk)
     if not teaches(request.user, classroom):
         raise PermissionDenied(_("이 수업의 강사만 볼 수 있어요."))
@@ -30,7 +31,7 @@ def _taught_or_403(request: HttpRequest, pk: int) -> Classroom:
 
 
 @login_required
-def classes(request: HttpRequest) -> HttpResponse:
+def classes(request: SignedInRequest) -> HttpResponse:
     return render(
         request,
         "lessons/classes.html",
@@ -44,7 +45,7 @@ def classes(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def class_create(request: HttpRequest) -> HttpResponse:
+def class_create(request: SignedInRequest) -> HttpResponse:
     if not is_instructor(request.user):
         raise PermissionDenied(_("강사만 수업을 만들 수 있어요."))
     name = request.POST.get("name", "").strip()[:100]
@@ -64,7 +65,7 @@ def join(user, code: str) -> Classroom | None:
 
 
 @login_required
-def class_join(request: HttpRequest) -> HttpResponse:
+def class_join(request: SignedInRequest) -> HttpResponse:
     code = request.POST.get("code") or request.GET.get("code", "")
     if request.method == "POST":
         classroom = join(request.user, code)
@@ -77,7 +78,7 @@ def class_join(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def class_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+def class_dashboard(request: SignedInRequest, pk: int) -> HttpResponse:
     classroom = _taught_or_403(request, pk)
     sort = "progress" if request.GET.get("sort") == "progress" else "name"
     board = dashboard.build(classroom, sort)
@@ -91,7 +92,7 @@ def class_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def class_lesson(request: HttpRequest, pk: int, slug: str) -> HttpResponse:
+def class_lesson(request: SignedInRequest, pk: int, slug: str) -> HttpResponse:
     classroom = _taught_or_403(request, pk)
     lesson = catalogue().get(slug)
     if lesson is None:
@@ -129,7 +130,7 @@ def class_lesson(request: HttpRequest, pk: int, slug: str) -> HttpResponse:
 
 
 @login_required
-def class_attempt(request: HttpRequest, pk: int, attempt_id: int) -> HttpResponse:
+def class_attempt(request: SignedInRequest, pk: int, attempt_id: int) -> HttpResponse:
     classroom = _taught_or_403(request, pk)
     attempt = get_object_or_404(
         Attempt.objects.select_related("student", "run"),
@@ -151,7 +152,7 @@ def class_attempt(request: HttpRequest, pk: int, attempt_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def class_rotate_code(request: HttpRequest, pk: int) -> HttpResponse:
+def class_rotate_code(request: SignedInRequest, pk: int) -> HttpResponse:
     classroom = _taught_or_403(request, pk)
     classroom.join_code = new_join_code()
     classroom.save(update_fields=["join_code"])
@@ -161,7 +162,7 @@ def class_rotate_code(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def class_add_instructor(request: HttpRequest, pk: int) -> HttpResponse:
+def class_add_instructor(request: SignedInRequest, pk: int) -> HttpResponse:
     classroom = _taught_or_403(request, pk)
     username = request.POST.get("username", "").strip()
     other = get_user_model().objects.filter(username=username).first()
@@ -176,7 +177,7 @@ def class_add_instructor(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def class_export(request: HttpRequest, pk: int) -> HttpResponse:
+def class_export(request: SignedInRequest, pk: int) -> HttpResponse:
     """The progress matrix as CSV. UTF-8 with a byte-order mark, so that spreadsheet programs
     open Korean names intact."""
     classroom = _taught_or_403(request, pk)
@@ -203,7 +204,7 @@ def class_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def class_terminal(request: HttpRequest, pk: int, playground_id) -> HttpResponse:
+def class_terminal(request: SignedInRequest, pk: int, playground_id) -> HttpResponse:
     """A student's live terminal, read-only, for an instructor of their class."""
     classroom = _taught_or_403(request, pk)
     playground = get_object_or_404(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.html import escape
@@ -35,7 +36,7 @@ class Cell:
 
     @property
     def state_name(self) -> str:
-        return STATE_NAMES[self.state]
+        return str(STATE_NAMES[self.state])
 
     def html(self, names: dict[str, str], times: str) -> str:
         """The cell as HTML. Every part is a number, a time or one of our own state names
@@ -55,7 +56,7 @@ class Cell:
 
 @dataclass
 class Row:
-    student: object
+    student: User
     cells: list[Cell]
     done: int = 0
 
@@ -74,7 +75,7 @@ class Row:
 
 @dataclass
 class Stuck:
-    student: object
+    student: User
     reason: str
     lesson: Lesson | None = None
     block_title: str = ""
@@ -144,7 +145,7 @@ def build(classroom: Classroom, sort: str = "name") -> Dashboard:
     per_student: dict[int, dict[str, list[dict]]] = {}
     for tally in tallies:
         per_student.setdefault(tally["student_id"], {}).setdefault(tally["lesson"], []).append(
-            tally
+            dict(tally)
         )
 
     rows = []

@@ -124,18 +124,18 @@ async def exercise_run(request: HttpRequest, slug: str, exercise_id: str) -> Htt
         return _run_message(request, str(error))
     spec = _run_spec(lesson, exercise, command, user.pk)
     try:
-        run = await runs.start_run(spec, queue=True)
+        pressed = await runs.press(spec, queue=True)
     except runs.QuotaExceeded as error:  # the student's own limit: at once, with a stop offer
         return _run_message(request, str(error), live_runs=await _live_runs_of(user))
-    if isinstance(run, QueuedRun):
+    if isinstance(pressed.item, QueuedRun):
         # The server is full: the press waits its turn, and the panel shows where it stands.
-        context = {"entry": run, "joined": run.joined_existing}
-        context["standing"] = await runqueue.standing(run)
+        context = {"entry": pressed.item, "joined": pressed.joined}
+        context["standing"] = await runqueue.standing(pressed.item)
         return render(request, "sandbox/queue_panel.html#panel", context)
     # The class dashboards learn of the run once it runs (sandbox.hooks' start hook, which a
     # queued press reaches too) and once it ends (the attempt): one notice per change.
     return render(
-        request, "sandbox/run_panel.html#panel", {"run": run, "joined": run.joined_existing}
+        request, "sandbox/run_panel.html#panel", {"run": pressed.item, "joined": pressed.joined}
     )
 
 
@@ -210,7 +210,7 @@ async def check_run(request: HttpRequest, slug: str, check_id: str) -> HttpRespo
     if check is None:
         raise Http404(_("확인할 항목을 찾을 수 없어요."))
     user = await request.auser()
-    context = {"check": check}
+    context: dict[str, object] = {"check": check}
     if not user.is_authenticated:
         context["message"] = _("확인하려면 로그인해 주세요.")
         return render(request, "lessons/check_feedback.html", context)

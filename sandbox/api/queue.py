@@ -75,7 +75,26 @@ def lock() -> None:
 # Admission (web side, called by runs.start_run through a worker thread).
 
 
-def admit(spec, new_run, *, queue: bool, per_user_refusal) -> Run | QueuedRun:
+@dataclass(frozen=True)
+class Pressed:
+    """What one press of 실행 got: a run (made now, or the live one of the same button) or a
+    place in the queue (new, or the one this button already holds)."""
+
+    item: Run | QueuedRun
+    joined: bool = False  # the same button pressed again: what it got is what it already had
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A queue entry the dispatch took, and the run it became (`joined`: the live run of the
+    same exercise that had started outside the queue, which is not handed over again)."""
+
+    entry: QueuedRun
+    run: Run
+    joined: bool = False
+
+
+def admit(spec, new_run, *, queue: bool, per_user_refusal) -> Pressed:
     """One press, atomically: refuse it (the student's own limit), start it (a slot is free and
     nobody waits), or queue it. `new_run(spec)` creates the Run; `per_user_refusal(queued)` the
     exception for a student at their limit."""
@@ -94,14 +113,13 @@ def admit(spec, new_run, *, queue: bool, per_user_refusal) -> Run | QueuedRun:
                     entry = QueuedRun.objects.create(
                         owner_id=spec.owner_id, label=spec.label, spec=spec.data()
                     )
-                entry.joined_existing = False
+                return Pressed(entry)
             except IntegrityError:  # the same press on another worker, a moment earlier
                 entry = QueuedRun.objects.get(owner_id=spec.owner_id, label=spec.label)
-                entry.joined_existing = True
-            return entry
+                return Pressed(entry, joined=True)
         if full:
             raise Full
-        return new_run(spec)
+        return Pressed(new_run(spec))
 
 
 async def queued_of(owner_id: int, label: str) -> QueuedRun | None:
@@ -137,7 +155,7 @@ def _slot_seconds() -> float:
         .values_list("created_at", "ended_at")[:20]
     )
     if recent:
-        held = [(ended - created).total_seconds() for created, ended in recent]
+        held = [(ended - created).total_seconds() for created, ended in recent if ended]
         seconds = max(0.2, sum(held) / len(held))
     else:
         seconds = DEFAULT_RUN_SECONDS
@@ -163,12 +181,12 @@ standing = database_sync_to_async(standing_sync)
 # Dispatch (whoever frees a slot; the supervisor's tick).
 
 
-def claim() -> list[tuple[QueuedRun, Run]]:
+def claim() -> list[Claimed]:
     """Take the oldest entries while the limit allows: each row deleted and its Run created in
     one transaction, under the queue's lock."""
     from sandbox.api import runs  # the Run's shape is the press's (runs.new_run
 
-    taken: list[tuple[QueuedRun, Run]] = []
+    taken: list[Claimed] = []
     with transaction.atomic():
         lock()
         free = settings.SANDBOX_MAX_TOTAL - Run.objects.filter(state__in=Run.LIVE_STATES).count()
@@ -183,17 +201,16 @@ def claim() -> list[tuple[QueuedRun, Run]]:
             spec = RunSpec.from_data(entry.spec)
             try:
                 with transaction.atomic():
-                    run = runs.new_run(spec, queued_as=entry.key)
+                    taken.append(Claimed(entry, runs.new_run(spec, queued_as=entry.key)))
             except IntegrityError:
                 # A live run of the same exercise already (started outside the queue): the
                 # entry is that run now.
-                run = Run.objects.filter(
+                live = Run.objects.filter(
                     owner_id=entry.owner_id, label=entry.label, state__in=Run.LIVE_STATES
                 ).first()
-                if run is None:
+                if live is None:
                     raise
-                run.joined_existing = True
-            taken.append((entry, run))
+                taken.append(Claimed(entry, live, joined=True))
     return taken
 
 
@@ -204,7 +221,7 @@ def _worth_claiming() -> bool:
     return live < settings.SANDBOX_MAX_TOTAL and QueuedRun.objects.exists()
 
 
-def _claim_retrying() -> list[tuple[QueuedRun, Run]]:
+def _claim_retrying() -> list[Claimed]:
     from django.db import OperationalError
 
     for attempt in range(10):
@@ -226,7 +243,7 @@ async def dispatch() -> int:
     return await start(await take())
 
 
-async def take() -> list[tuple[QueuedRun, Run]]:
+async def take() -> list[Claimed]:
     """The claim alone (a run's end takes its successor before its own finish hooks run)."""
     loop = asyncio.get_running_loop()
     if loop not in _dispatching:
@@ -235,14 +252,14 @@ async def take() -> list[tuple[QueuedRun, Run]]:
         return await database_sync_to_async(_claim_retrying)()
 
 
-async def start(taken: list[tuple[QueuedRun, Run]]) -> int:
+async def start(taken: list[Claimed]) -> int:
     """Hand the runs just taken to the supervisor and tell their sockets."""
     from sandbox.api import runs
 
-    for entry, run in taken:
-        if not getattr(run, "joined_existing", False):
-            spec = RunSpec.from_data(entry.spec)
-            await runs.hand_over(run, spec)
+    for claimed in taken:
+        entry, run = claimed.entry, claimed.run
+        if not claimed.joined:
+            await runs.hand_over(run, RunSpec.from_data(entry.spec))
         log.info("queue: entry %s became run %s", entry.key, run.id)
         await _send(entry_group(entry.key), {"type": "queue.started", "run_id": str(run.id)})
     if taken:

@@ -68,47 +68,51 @@ def _start_lock() -> asyncio.Lock:
     return _START_LOCKS[loop]
 
 
+Pressed = runqueue.Pressed
+
+
 async def start_run(spec: RunSpec, *, queue: bool = False) -> Run | QueuedRun:
+    """press(), for a caller that needs only what the press got."""
+    return (await press(spec, queue=queue)).item
+
+
+async def press(spec: RunSpec, *, queue: bool = False) -> Pressed:
     """Record a run and have the supervisor follow it; returns before any container exists.
 
     If the owner already has a live run with the same label (a second press of the same
-    button), that run is returned instead, with `joined_existing` set.
+    button), that run is what the press got, `joined`.
 
     With `queue`, a press that finds the server full (SANDBOX_MAX_TOTAL live runs), or others
-    already waiting, joins the run queue (sandbox/api/queue.py) and its `QueuedRun` is returned
-    (the same entry, `joined_existing` set, for a second press while it waits); without, it is
-    refused with QuotaExceeded as the student's own limit always is.
+    already waiting, joins the run queue (sandbox/api/queue.py) and gets its `QueuedRun` (the
+    same entry, `joined`, for a second press while it waits); without, it is refused with
+    QuotaExceeded as the student's own limit always is.
     """
     async with _start_lock():
         existing = await _live_run_of(spec)
         if existing is not None:
             if await _followed(str(existing.id)) or _being_handed_over(existing):
-                existing.joined_existing = True
-                return existing
+                return Pressed(existing, joined=True)
             # Marked live, no run log, and too old to be on its way: its follower is gone.
             await _fail_unstarted(existing, _("이 실행은 이어서 볼 수 없어요. 다시 실행해 주세요."))
         if queue and (entry := await runqueue.queued_of(spec.owner_id, spec.label)):
-            entry.joined_existing = True
             runqueue.ensure_ticker()
-            return entry
+            return Pressed(entry, joined=True)
         try:
-            run = await _create_run_within_quota(spec, queue=queue)
+            pressed = await _create_run_within_quota(spec, queue=queue)
         except IntegrityError:
             # The same press, at the same instant, on another web worker: that one won.
             existing = await _live_run_of(spec)
             if existing is None:
                 raise
-            existing.joined_existing = True
-            return existing
-    if isinstance(run, QueuedRun):
+            return Pressed(existing, joined=True)
+    if isinstance(pressed.item, QueuedRun):
         # Queued behind others while a slot is free (one just ended): start the oldest now,
         # not at the next tick. (A new entry at the end moves nobody ahead of it.)
         _spawn(_dispatch_now())
         runqueue.ensure_ticker()
-        return run
-    run.joined_existing = False
-    await hand_over(run, spec)
-    return run
+        return pressed
+    await hand_over(pressed.item, spec)
+    return pressed
 
 
 async def hand_over(run: Run, spec: RunSpec) -> None:
@@ -168,7 +172,7 @@ def _over_own_limit(queued: int) -> QuotaExceeded:
     )
 
 
-async def _create_run_within_quota(spec: RunSpec, *, queue: bool = False) -> Run | QueuedRun:
+async def _create_run_within_quota(spec: RunSpec, *, queue: bool = False) -> Pressed:
     """The quotas and the record, in one transaction under the queue's lock (so two workers
     cannot both take the last slot): the student's own limit refuses at once; a full server
     queues the press (or, without `queue`, refuses it)."""

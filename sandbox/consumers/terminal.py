@@ -27,6 +27,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     playground lives with the sandbox supervisor; this socket may be on any web worker."""
 
     read_only = False
+    owner_id: int | None = None  # whose terminal this socket shows, once it listens
+    playground_id: str | None = None
 
     async def connect(self) -> None:
         self.owner_id = None
@@ -60,7 +62,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def _hello(self, view: dict) -> None:
         self.seq, self.playground_id = view["seq"], view["id"]
         # 연장s the student has left today (terminal_time); none for a watcher.
-        left = 0 if self.read_only else await terminal_time.left_today(self.owner_id)
+        owner_id = self.owner_id
+        left = 0 if self.read_only or owner_id is None else await terminal_time.left_today(owner_id)
         await self._send_json(
             {
                 "type": "hello",
@@ -122,7 +125,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     def _another_playground(self, event: dict) -> bool:
         """An event of a playground this socket is not showing (one that ended while this
         socket opened its replacement): numbers and endings are per playground."""
-        mine = getattr(self, "playground_id", None)
+        mine = self.playground_id
         return mine is not None and event.get("id", mine) != mine
 
     async def terminal_output(self, event: dict) -> None:
@@ -130,10 +133,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         if event["seq"] <= self.seq:
             return
-        if event["seq"] > self.seq + 1:
+        owner_id, playground_id = self.owner_id, self.playground_id
+        if event["seq"] > self.seq + 1 and owner_id is not None and playground_id is not None:
             # Frames went missing on the way (a dropped event): redraw from the scrollback.
             with suppress(EngineUnavailable, EngineError):
-                view = await playgrounds.request_watch(self.owner_id, self.playground_id)
+                view = await playgrounds.request_watch(owner_id, playground_id)
                 if view is not None:
                     await self._hello(view)
                     return

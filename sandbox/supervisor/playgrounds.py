@@ -171,7 +171,8 @@ async def _start(owner_id: int) -> LivePlayground:
         owner_id=owner_id,
         expires_at=timezone.now() + timedelta(seconds=settings.SANDBOX_PLAYGROUND_SECONDS),
     )
-    image, environment, network, kube_note = "baeum/lab", ENVIRONMENT, None, ""
+    image, network, kube_note = "baeum/lab", None, ""
+    environment: tuple[tuple[str, str], ...] = ENVIRONMENT
     if await asyncio.to_thread(kube_gate.available):
         try:
             gate = await asyncio.to_thread(kube_gate.open_gate, run_id(playground), owner_id)
@@ -292,7 +293,7 @@ async def _adopt(adopted: Adopted) -> LivePlayground | None:
             _ensure_supervisor()
             log.info("playground %s: re-adopted after a restart", playground.id)
             return live
-    await _close(playground, GONE_REASON)
+    await _close(playground, str(GONE_REASON))
     return None
 
 
@@ -674,5 +675,5 @@ async def on_reset(owner_id: int) -> None:
         if (live := LIVE.get(owner_id)) is not None:
             await end(live, str(RESET_REASON), save=False)
         if (adopted := ADOPTED.pop(owner_id, None)) is not None:
-            await _close(adopted.playground, RESET_REASON)
+            await _close(adopted.playground, str(RESET_REASON))
         await workspaces.delete(owner_id)

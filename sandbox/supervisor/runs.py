@@ -456,7 +456,7 @@ def _spawn(coroutine) -> None:
     task.add_done_callback(_TASKS.discard)
 
 
-async def _dispatch_after(run_id: str, taken: list) -> None:
+async def _dispatch_after(run_id: str, taken: list[runqueue.Claimed]) -> None:
     try:
         await runqueue.start(taken)
         if await QueuedRun.objects.aexists():

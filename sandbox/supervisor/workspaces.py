@@ -22,7 +22,7 @@ import time
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -137,7 +137,7 @@ class Saved:
     """What a new terminal will get back: nothing (`saved_at` None), the saved /work, or a
     sentence saying why not (the tar is kept either way)."""
 
-    saved_at: object = None
+    saved_at: datetime | None = None
     message: str = ""
 
 

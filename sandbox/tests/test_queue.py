@@ -205,7 +205,7 @@ async def test_two_dispatchers_racing_start_each_entry_once(alice, bob):
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-        claimed = [entry.key for found in taken for entry, _run in found]
+        claimed = [got.entry.key for found in taken for got in found]
         assert len(claimed) == 2 and len(set(claimed)) == 2  # the limit, each entry once
         assert await Run.objects.acount() == 2
         assert await QueuedRun.objects.acount() == 1
@@ -213,8 +213,8 @@ async def test_two_dispatchers_racing_start_each_entry_once(alice, bob):
         owners = {run.owner_id async for run in Run.objects.all()}
         assert owners == {alice.pk, bob.pk}
         for found in taken:
-            for entry, run in found:
-                await runs.hand_over(run, runs.RunSpec.from_data(entry.spec))
+            for got in found:
+                await runs.hand_over(got.run, runs.RunSpec.from_data(got.entry.spec))
         await following.wait_for_all()
         while await QueuedRun.objects.aexists():  # carol's, once a slot frees
             await asyncio.sleep(0.2)
@@ -226,10 +226,10 @@ async def test_two_dispatchers_racing_start_each_entry_once(alice, bob):
 async def test_a_second_press_of_the_same_exercise_is_the_same_entry(alice, bob):
     with override_settings(SANDBOX_MAX_TOTAL=1):
         await runs.start_run(spec(alice, "sleep 1"), queue=True)
-        first = await runs.start_run(spec(bob, "echo once", label="ex-1"), queue=True)
-        again = await runs.start_run(spec(bob, "echo once", label="ex-1"), queue=True)
-        assert isinstance(again, QueuedRun)
-        assert again.key == first.key and again.joined_existing and not first.joined_existing
+        first = await runs.press(spec(bob, "echo once", label="ex-1"), queue=True)
+        again = await runs.press(spec(bob, "echo once", label="ex-1"), queue=True)
+        assert isinstance(again.item, QueuedRun) and isinstance(first.item, QueuedRun)
+        assert again.item.key == first.item.key and again.joined and not first.joined
         assert await QueuedRun.objects.acount() == 1
         while await QueuedRun.objects.aexists():
             await asyncio.sleep(0.2)

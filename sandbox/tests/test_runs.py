@@ -198,11 +198,11 @@ async def test_the_reaper_removes_what_no_run_owns(alice):
 
 async def test_two_quick_presses_start_one_run(alice):
     first, second = await asyncio.gather(
-        runs.start_run(spec(alice, "sleep 1")), runs.start_run(spec(alice, "sleep 1"))
+        runs.press(spec(alice, "sleep 1")), runs.press(spec(alice, "sleep 1"))
     )
     await following.wait_for_all()
-    assert first.pk == second.pk
-    assert {first.joined_existing, second.joined_existing} == {False, True}
+    assert first.item.pk == second.item.pk
+    assert {first.joined, second.joined} == {False, True}
     assert await Run.objects.filter(owner=alice).acount() == 1
 
 
@@ -211,14 +211,14 @@ async def test_a_press_joins_a_run_another_worker_is_handing_over_and_replaces_a
     handing = await Run.objects.acreate(
         owner=alice, label="test", image="baeum/lab", command="x", timeout_seconds=20
     )
-    joined = await runs.start_run(spec(alice, "echo mine"))
-    assert joined.pk == handing.pk and joined.joined_existing
+    joined = await runs.press(spec(alice, "echo mine"))
+    assert joined.item.pk == handing.pk and joined.joined
     # The same, long past a hand-over: its follower is gone, so the press fails it and starts anew.
     old = timezone.now() - timedelta(seconds=runs.HAND_OVER_SECONDS + 1)
     await Run.objects.filter(pk=handing.pk).aupdate(created_at=old)
-    fresh = await runs.start_run(spec(alice, "echo mine"))
+    fresh = await runs.press(spec(alice, "echo mine"))
     await following.wait_for_all()
-    assert fresh.pk != handing.pk and not fresh.joined_existing
+    assert fresh.item.pk != handing.pk and not fresh.joined
     lost = await Run.objects.aget(pk=handing.pk)
     assert lost.state == Run.State.FAILED and "다시 실행" in lost.message
 
