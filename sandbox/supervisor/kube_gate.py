@@ -134,20 +134,20 @@ def _open_gate(run_id: str, owner_id: int) -> Gate:
     kube.provision(owner_id)
     network = engine.create_private_network(network_name(run_id), run_id, subnets(run_id))
     try:
-        container_id = _gate_on_uplink(run_id)
-        engine.connect_network(network, container_id, [ALIAS])
-        engine.start(container_id)
+        container_id = _start_gate(run_id, network)
     except Exception:
         close_gate(run_id)
         raise
     return Gate(network, container_id)
 
 
-def _gate_on_uplink(run_id: str) -> str:
-    """The gate's container, made on the deployment's uplink. The uplink can go between its
-    making and the gate's joining it: removed by another process of the deployment (its start-up
-    reap, its shutdown), or by the engine finishing a removal a client had given up waiting for
-    (CI met `network …-kube-uplink not found` here). Then it is made again, a few times."""
+def _start_gate(run_id: str, network: str) -> str:
+    """The gate's container, on the deployment's uplink and the playground's network, started.
+
+    The uplink can go between its making and the gate's joining it: removed by another process
+    of the deployment (its start-up reap, its shutdown), or by the engine finishing a removal a
+    client had given up waiting for. The engine then refuses the gate when it is made or when it
+    starts (CI met `network …-kube-uplink not found`); the gate is made again, a few times."""
     attempt = 1
     while True:
         host_address = engine.ensure_uplink_network(uplink_name(), UPLINK_RUN_ID)
@@ -160,9 +160,15 @@ def _gate_on_uplink(run_id: str) -> str:
             run_id,
             network=uplink_name(),
         )
+        container_id = ""
         try:
-            return engine.create_container(spec)
+            container_id = engine.create_container(spec)
+            engine.connect_network(network, container_id, [ALIAS])
+            engine.start(container_id)
+            return container_id
         except engine.EngineError as error:
+            if container_id:
+                engine.remove(container_id)
             if attempt == UPLINK_TRIES or uplink_name() not in str(error):
                 raise
             log.info("gate of %s: the uplink went (%s); making it again", run_id, error)
