@@ -366,8 +366,10 @@ async def _relay(live: LiveRun, index: int, stream: engine.OutputStream, deadlin
             return False
         data, dropped, eof = await pipe.take(timeout=remaining)
         # Coalesce: at most one frame per FRAME_SECONDS, so a flood arrives as few large frames.
+        # A full frame waits its turn too: past the transcript's cap a flood's frames carry only
+        # the count of what was dropped, and a fast machine sent those as fast as `yes` wrote.
         wait = last_frame + FRAME_SECONDS - time.monotonic()
-        if not eof and wait > 0 and len(data) < FRAME_BYTES:
+        if not eof and wait > 0:
             await asyncio.sleep(wait)
             more, more_dropped, eof = await pipe.take(timeout=0)
             data, dropped = data + more, dropped + more_dropped
