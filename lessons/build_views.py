@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons.catalogue import BuildExercise, Lesson, catalogue
-from lessons.checks import exercise_of, run_label
+from lessons.checks import exercise_of, purpose, run_label
 from lessons.classes import student_changed
 from lessons.lookups import block_or_404
 from sandbox import errors
@@ -48,6 +48,7 @@ async def build_start(request: HttpRequest, slug: str, block_id: str) -> HttpRes
     spec = builds.BuildSpec(
         owner_id=user.pk,
         label=run_label(lesson.slug, block.id),
+        purpose=purpose(lesson.slug, block.id),
         dockerfile=request.POST.get("dockerfile", block.dockerfile).replace("\r\n", "\n"),
         files={name: content.replace("\r\n", "\n") for name, content in files.items()},
     )

@@ -10,24 +10,26 @@ from lessons.catalogue import BuildExercise, Exercise, catalogue
 from lessons.classes import student_changed_sync
 from lessons.models import Attempt
 from sandbox.models import Build, Run
-
-LABEL_PREFIX = "lesson/"
+from sandbox.specs import Purpose
 
 
 def run_label(lesson_slug: str, exercise_id: str) -> str:
-    return f"{LABEL_PREFIX}{lesson_slug}/{exercise_id}"
+    """The key of a lesson block's runs and builds (one live run per student and key): opaque
+    to sandbox, and never parsed back (what a run is for is its Purpose)."""
+    return f"lesson/{lesson_slug}/{exercise_id}"
 
 
-def exercise_of(run) -> tuple[str, Exercise | BuildExercise] | None:
-    """The lesson block a run (or build) was for, from its label."""
-    if not run.label.startswith(LABEL_PREFIX):
-        return None
-    slug, _, block_id = run.label.removeprefix(LABEL_PREFIX).partition("/")
-    lesson = catalogue().get(slug)
+def purpose(lesson_slug: str, block_id: str) -> Purpose:
+    return Purpose(page=lesson_slug, block=block_id)
+
+
+def exercise_of(run: Run | Build) -> tuple[str, Exercise | BuildExercise] | None:
+    """The lesson block a run (or build) was for, from its purpose."""
+    lesson = catalogue().get(run.page)
     if lesson is None:
         return None
-    block = lesson.exercises.get(block_id) or lesson.builds.get(block_id)
-    return (slug, block) if block else None
+    block = lesson.exercises.get(run.block) or lesson.builds.get(run.block)
+    return (run.page, block) if block else None
 
 
 def verdict(run: Run, exercise: Exercise | BuildExercise) -> tuple[bool, str]:

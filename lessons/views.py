@@ -12,7 +12,7 @@ from pygments.formatters import HtmlFormatter
 
 from lessons.build_views import versions_of
 from lessons.catalogue import MAX_COMMAND_BYTES, Exercise, Lesson, catalogue
-from lessons.checks import exercise_of, run_label
+from lessons.checks import exercise_of, purpose, run_label
 from lessons.forms import SignupForm
 from lessons.models import Attempt
 from lessons.progress import course_progress, lesson_progress, record
@@ -101,6 +101,7 @@ def _run_spec(lesson: Lesson, exercise: Exercise, command: str, owner_id: int) -
         command=command,
         owner_id=owner_id,
         label=run_label(lesson.slug, exercise.id),
+        purpose=purpose(lesson.slug, exercise.id),
         timeout=exercise.timeout,
         memory=exercise.memory,
         parts=parts,

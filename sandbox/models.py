@@ -21,8 +21,12 @@ class Run(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs"
     )
-    # Free-form, set by whoever asked for the run (lessons: "lesson/<slug>/<exercise>").
+    # An opaque key set by whoever asked for the run (lessons: "lesson/<slug>/<exercise>"):
+    # one live run per owner and label. What the run is for is `page` and `block`
+    # (sandbox.specs.Purpose), read from their own columns, never parsed out of the label.
     label = models.CharField(max_length=200, db_index=True)
+    page = models.CharField(max_length=100, blank=True, default="")
+    block = models.CharField(max_length=100, blank=True, default="")
     image = models.CharField(max_length=200)
     command = models.TextField()
     timeout_seconds = models.PositiveIntegerField()
@@ -158,7 +162,9 @@ class Build(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="builds"
     )
-    label = models.CharField(max_length=200, db_index=True)
+    label = models.CharField(max_length=200, db_index=True)  # as Run's
+    page = models.CharField(max_length=100, blank=True, default="")
+    block = models.CharField(max_length=100, blank=True, default="")
     repository = models.CharField(max_length=200)
     dockerfile = models.TextField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.BUILDING)

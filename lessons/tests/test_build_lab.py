@@ -17,6 +17,8 @@ def made(owner, version: str) -> Build:
     return Build.objects.create(
         owner=owner,
         label=run_label(SLUG, "rollback-lab"),
+        page=SLUG,
+        block="rollback-lab",
         repository=f"baeum-build/u{owner.pk}-x",
         dockerfile="FROM baeum/lab\n",
         state=Build.State.BUILT,
@@ -29,6 +31,8 @@ def ran(owner, version: str, exit_code=0, output="myapp v1: 주문 목록을 보
     return Run.objects.create(
         owner=owner,
         label=run_label(SLUG, "rollback-lab"),
+        page=SLUG,
+        block="rollback-lab",
         image=f"baeum-build/u{owner.pk}-x:{version}",
         command="sh /app/app.sh",
         timeout_seconds=20,

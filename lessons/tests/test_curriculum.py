@@ -119,7 +119,7 @@ BUILDS = every("builds")
 async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, block):
     import asyncio
 
-    from lessons.checks import run_label
+    from lessons.checks import purpose, run_label
     from sandbox.api import builds as api_builds
     from sandbox.models import Build
     from sandbox.supervisor import builds
@@ -128,7 +128,13 @@ async def test_every_build_exercise_builds_and_its_image_passes(alice, lesson, b
     for dockerfile, files in [(block.dockerfile, dict(block.files))] + [
         (d, dict(f)) for _name, d, f in block.variants
     ]:
-        spec = api_builds.BuildSpec(alice.pk, run_label(lesson.slug, block.id), dockerfile, files)
+        spec = api_builds.BuildSpec(
+            alice.pk,
+            run_label(lesson.slug, block.id),
+            dockerfile,
+            files,
+            purpose(lesson.slug, block.id),
+        )
         started = await api_builds.start_build(spec)
         await builds.wait_for_all()
         made.append(await Build.objects.aget(pk=started.pk))
@@ -152,13 +158,19 @@ BUILD_WRONGS = [param for param in BUILDS if param.values[1].wrong]
 async def test_every_build_exercise_fails_its_plausible_mistake(alice, lesson, block):
     import asyncio
 
-    from lessons.checks import run_label
+    from lessons.checks import purpose, run_label
     from sandbox.api import builds as api_builds
     from sandbox.models import Build
     from sandbox.supervisor import builds
 
     dockerfile, files = block.wrong
-    spec = api_builds.BuildSpec(alice.pk, run_label(lesson.slug, block.id), dockerfile, dict(files))
+    spec = api_builds.BuildSpec(
+        alice.pk,
+        run_label(lesson.slug, block.id),
+        dockerfile,
+        dict(files),
+        purpose(lesson.slug, block.id),
+    )
     started = await api_builds.start_build(spec)
     await builds.wait_for_all()
     build = await Build.objects.aget(pk=started.pk)

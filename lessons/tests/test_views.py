@@ -84,6 +84,7 @@ async def test_a_student_runs_an_edited_command(alice):
     run = await Run.objects.aget(pk=run.pk)
     assert run.transcript == "edited-by-student\n"
     assert run.label == f"lesson/{LESSON}/my-hostname"
+    assert (run.page, run.block) == (LESSON, "my-hostname")  # what it is for, typed
 
 
 @pytest.mark.docker

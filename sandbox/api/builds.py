@@ -17,6 +17,7 @@ from sandbox import dockerfile_rules, seam
 from sandbox.errors import EngineUnavailable
 from sandbox.lab_images import LAB_IMAGES
 from sandbox.models import Build
+from sandbox.specs import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,18 @@ class BuildRefused(ValueError):
 @dataclass(frozen=True)
 class BuildSpec:
     owner_id: int
-    label: str  # free-form, set by whoever asks (lessons: "lesson/<slug>/<block>")
+    label: str  # an opaque key, as a run's (lessons: "lesson/<slug>/<block>")
     dockerfile: str
     files: dict[str, str]
+    purpose: Purpose = Purpose()
+
+    def data(self) -> dict:
+        """As plain data, to travel to the supervisor."""
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data: dict) -> BuildSpec:
+        return cls(**{**data, "purpose": Purpose(**data.get("purpose", {}))})
 
 
 def repository_for(owner_id: int, label: str) -> str:
@@ -85,11 +95,13 @@ async def start_build(spec: BuildSpec) -> Build:
     build = await Build.objects.acreate(
         owner_id=spec.owner_id,
         label=spec.label,
+        page=spec.purpose.page,
+        block=spec.purpose.block,
         repository=repository_for(spec.owner_id, spec.label),
         dockerfile=spec.dockerfile,
     )
     try:
-        await seam.tell("build.start", build_id=str(build.id), spec=asdict(spec))
+        await seam.tell("build.start", build_id=str(build.id), spec=spec.data())
     except EngineUnavailable as error:  # also: the supervisor is not running
         log.warning("build %s could not be handed over: %s", build.id, error)
         build.state = Build.State.FAILED

@@ -191,6 +191,8 @@ def new_run(spec: RunSpec, queued_as=None) -> Run:
     return Run.objects.create(
         owner_id=spec.owner_id,
         label=spec.label,
+        page=spec.purpose.page,
+        block=spec.purpose.block,
         image=spec.image,
         command=spec.command,
         timeout_seconds=min(spec.timeout, settings.SANDBOX_TTL_SECONDS),

@@ -62,7 +62,7 @@ async def on_start(build_id: str, spec: dict) -> None:
     if build is None or build_id in LIVE:
         return
     LIVE[build_id] = build
-    task = asyncio.get_running_loop().create_task(_follow(build, BuildSpec(**spec)))
+    task = asyncio.get_running_loop().create_task(_follow(build, BuildSpec.from_data(spec)))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
 
