@@ -100,12 +100,14 @@ async def test_a_failed_check_says_why(alice):
 
 @pytest.mark.django_db
 def test_a_run_the_platform_failed_is_not_a_failed_try(alice, lesson):
-    from lessons.checks import LABEL_PREFIX, record_attempt
+    from lessons.checks import record_attempt, run_label
 
     exercise = next(iter(lesson.exercises.values()))
     run = Run.objects.create(
         owner=alice,
-        label=f"{LABEL_PREFIX}{LESSON}/{exercise.id}",
+        label=run_label(LESSON, exercise.id),
+        page=LESSON,
+        block=exercise.id,
         image="baeum/lab",
         command=exercise.command,
         timeout_seconds=exercise.timeout,
