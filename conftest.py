@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from sandbox import engine
+from sandbox.supervisor.state import SUPERVISED
 
 
 def _ci() -> bool:
@@ -95,7 +96,7 @@ def swarm(docker_engine):
             pytest.fail("the engine is not in swarm mode: `make orchestration` (CI runs it)")
         pytest.skip("the engine is not in swarm mode (`make orchestration`)")
     yield
-    for owner_id in list(orchestra.LIVE):
+    for owner_id in list(SUPERVISED.labs):
         orchestra.end(owner_id)
 
 

@@ -21,6 +21,7 @@ from sandbox.supervisor.reaper import (  # noqa: E402
     recover_after_restart,
     start_background_reaper,
 )
+from sandbox.supervisor.state import SUPERVISED  # noqa: E402
 from website.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -50,7 +51,8 @@ if settings.SANDBOX_SUPERVISOR == "inside":
         # and pressing 실행 explains to the student; the background reaper tries again.
         hint = images.no_engine_hint("강의는 열리지만 실행·터미널·빌드는 엔진이 뜰 때까지 안 돼요.")
         sys.stderr.write(f"{hint}\n")
-    start_background_reaper(settings.SANDBOX_REAP_SECONDS)
+    # The reaper's thread is given the supervisor's state: all it reads of the loop's.
+    start_background_reaper(settings.SANDBOX_REAP_SECONDS, SUPERVISED)
     # A clean stop (SIGTERM, Ctrl+C) saves every terminal's /work; the terminals themselves stay
     # up for the next start to re-adopt.
     atexit.register(playgrounds.save_all_blocking)

@@ -12,6 +12,7 @@ from django.test import AsyncClient
 from sandbox.api import terminal_time
 from sandbox.models import TerminalPreferences
 from sandbox.supervisor import playgrounds
+from sandbox.supervisor.state import SUPERVISED
 from website.routing import websocket_application
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -65,7 +66,7 @@ async def test_only_the_classs_instructor_extends_its_terminals(
     for refused in (alice, other_teacher):
         response = await (await _client(refused)).post(_url(classroom), headers=htmx)
         assert response.status_code == 403
-    assert playgrounds.LIVE[alice.pk].playground.expires_at.timestamp() == hello["expires_at"]
+    assert SUPERVISED.playgrounds[alice.pk].playground.expires_at.timestamp() == hello["expires_at"]
     assert (await AsyncClient().post(_url(classroom))).status_code == 302  # to sign in
     assert (await (await _client(teacher)).get(_url(classroom))).status_code == 405
 

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy
 from sandbox import engine
 from sandbox.api.builds import ENGINE_DOWN, BuildRefused, BuildSpec, group_name
 from sandbox.models import Build
+from sandbox.supervisor.state import SUPERVISED
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,15 @@ def context_tar(spec: BuildSpec) -> bytes:
     return buffer.getvalue()
 
 
-LIVE: dict[str, Build] = {}
 _TASKS: set[asyncio.Task] = set()
 
 
 async def on_start(build_id: str, spec: dict) -> None:
     """Supervisor side: follow a build the web side recorded."""
     build = await Build.objects.filter(pk=build_id, state=Build.State.BUILDING).afirst()
-    if build is None or build_id in LIVE:
+    if build is None or build_id in SUPERVISED.builds:
         return
-    LIVE[build_id] = build
+    SUPERVISED.builds[build_id] = build
     task = asyncio.get_running_loop().create_task(_follow(build, BuildSpec.from_data(spec)))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
@@ -183,7 +183,7 @@ async def _follow(build: Build, spec: BuildSpec) -> None:
     finally:
         build.ended_at = timezone.now()
         await build.asave()
-        LIVE.pop(str(build.id), None)
+        SUPERVISED.builds.pop(str(build.id), None)
         await _publish(build, {"type": "build.ended"})
         await asyncio.to_thread(keep_latest, spec.owner_id)
 
@@ -280,7 +280,9 @@ def recover() -> list[str]:
     """Blocking, at start-up: builds still marked «building» that no follower of this process
     holds were cut off with a previous process. Mark them failed, in words, so the student can
     build again (start_build refuses while one is building); return their ids."""
-    cut_off = Build.objects.filter(state=Build.State.BUILDING).exclude(pk__in=list(LIVE))
+    cut_off = Build.objects.filter(state=Build.State.BUILDING).exclude(
+        pk__in=list(SUPERVISED.builds)
+    )
     ids = [str(pk) for pk in cut_off.values_list("pk", flat=True)]
     Build.objects.filter(pk__in=ids).update(
         state=Build.State.FAILED, message=str(CUT_OFF_MESSAGE), ended_at=timezone.now()

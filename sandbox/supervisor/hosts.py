@@ -15,14 +15,12 @@ from collections import Counter
 from django.conf import settings
 
 from sandbox import engine
+from sandbox.supervisor.state import SUPERVISED
 
 # An engine that failed is skipped for this long before it is tried again.
 SET_ASIDE_SECONDS = 15.0
 # An engine not heard from for this long is pinged before it gets a run.
 FRESH_SECONDS = 5.0
-
-_set_aside_until: dict[str, float] = {}
-_last_ok: dict[str, float] = {}
 
 
 def all_engines() -> list[str]:
@@ -38,8 +36,8 @@ def reaped_engines() -> list[str]:
 def failed(endpoint: str) -> None:
     """An engine did not answer: give it no new runs for a while."""
     if len(all_engines()) > 1:
-        _set_aside_until[endpoint] = time.monotonic() + SET_ASIDE_SECONDS
-        _last_ok.pop(endpoint, None)
+        SUPERVISED.engines_set_aside[endpoint] = time.monotonic() + SET_ASIDE_SECONDS
+        SUPERVISED.engines_last_ok.pop(endpoint, None)
 
 
 async def choose(load: Counter) -> str:
@@ -48,15 +46,15 @@ async def choose(load: Counter) -> str:
     if len(engines) == 1:
         return engines[0]
     now = time.monotonic()
-    ranked = sorted(engines, key=lambda e: (_set_aside_until.get(e, 0) > now, load[e]))
+    ranked = sorted(engines, key=lambda e: (SUPERVISED.engines_set_aside.get(e, 0) > now, load[e]))
     for candidate in ranked:
-        if now - _last_ok.get(candidate, 0) < FRESH_SECONDS:
+        if now - SUPERVISED.engines_last_ok.get(candidate, 0) < FRESH_SECONDS:
             return candidate
         with engine.use(candidate):
             alive = await asyncio.to_thread(engine.ping)
         if alive:
-            _last_ok[candidate] = time.monotonic()
-            _set_aside_until.pop(candidate, None)
+            SUPERVISED.engines_last_ok[candidate] = time.monotonic()
+            SUPERVISED.engines_set_aside.pop(candidate, None)
             return candidate
         failed(candidate)
     return ranked[0]  # none answers: the run fails with the engine's own message

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from sandbox import engine
 from sandbox.manifests import ManifestError, parse
+from sandbox.supervisor.state import SUPERVISED
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +41,12 @@ class Lab:
     balanced_replicas: int = 0
 
 
-LIVE: dict[int, Lab] = {}
-
-
 def _labels(owner_id: int) -> dict[str, str]:
     return {
         engine.SANDBOX_LABEL: settings.SANDBOX_NAMESPACE,
         engine.RUN_LABEL: f"lab-u{owner_id}",
         LAB_LABEL: str(owner_id),
     }
-
-
-def held_ids() -> set[str]:
-    return {f"lab-u{lab.owner_id}" for lab in list(LIVE.values())}
 
 
 def ensure_swarm() -> None:
@@ -72,7 +66,7 @@ def apply(owner_id: int, text: str) -> Lab:
     labels = _labels(owner_id)
     network = f"baeum-lab-u{owner_id}-{settings.SANDBOX_NAMESPACE}"[:63]
     service = f"baeum-u{owner_id}-{deployment.name}-{settings.SANDBOX_NAMESPACE}"[:63]
-    lab = LIVE.get(owner_id)
+    lab = SUPERVISED.labs.get(owner_id)
     if lab is not None and lab.service != service:
         engine.remove_service(lab.service)  # one lab per student: a new name replaces it
     if network not in {n.name for n in engine.labelled_networks()}:
@@ -93,12 +87,12 @@ def apply(owner_id: int, text: str) -> Lab:
         )
     )
     expires = time.monotonic() + settings.SANDBOX_LAB_SECONDS
-    LIVE[owner_id] = Lab(owner_id, service, network, expires, manifest=text)
-    return LIVE[owner_id]
+    SUPERVISED.labs[owner_id] = Lab(owner_id, service, network, expires, manifest=text)
+    return SUPERVISED.labs[owner_id]
 
 
 def state(owner_id: int) -> dict | None:
-    lab = LIVE.get(owner_id)
+    lab = SUPERVISED.labs.get(owner_id)
     if lab is None:
         return None
     found = engine.service_state(lab.service)
@@ -122,7 +116,7 @@ def state(owner_id: int) -> dict | None:
 
 def kill_replica(owner_id: int, task_id: str) -> bool:
     """Kill one replica's container (as a crash would); the orchestrator must notice."""
-    lab = LIVE.get(owner_id)
+    lab = SUPERVISED.labs.get(owner_id)
     found = engine.service_state(lab.service) if lab else None
     task = next((t for t in (found or {}).get("tasks", []) if t["id"] == task_id), None)
     if lab is None or task is None or not task["container"]:
@@ -133,7 +127,7 @@ def kill_replica(owner_id: int, task_id: str) -> bool:
 
 
 def rollback(owner_id: int) -> None:
-    lab = LIVE.get(owner_id)
+    lab = SUPERVISED.labs.get(owner_id)
     if lab is not None:
         engine.rollback_service(lab.service)
         lab.rolled_back = True
@@ -142,7 +136,7 @@ def rollback(owner_id: int) -> None:
 def load_balance(owner_id: int, requests: int = 12) -> list[str]:
     """From a client container on the student's network, call the service name `requests`
     times; return which replica answered each."""
-    lab = LIVE.get(owner_id)
+    lab = SUPERVISED.labs.get(owner_id)
     if lab is None:
         return []
     service = lab.service
@@ -167,7 +161,7 @@ def load_balance(owner_id: int, requests: int = 12) -> list[str]:
 
 def end(owner_id: int) -> None:
     """Remove the student's service, wait for its replicas to go, then its network."""
-    lab = LIVE.pop(owner_id, None)
+    lab = SUPERVISED.labs.pop(owner_id, None)
     if lab is None:
         return
     engine.remove_service(lab.service)
@@ -187,7 +181,7 @@ def end(owner_id: int) -> None:
 
 def expire_due() -> int:
     ended = 0
-    for owner_id, lab in list(LIVE.items()):
+    for owner_id, lab in list(SUPERVISED.labs.items()):
         if lab.expires <= time.monotonic():
             end(owner_id)
             ended += 1
@@ -214,10 +208,10 @@ def recover() -> list[int]:
             owner_id = int(service["labels"].get(LAB_LABEL, ""))
         except ValueError:
             continue
-        if owner_id in LIVE:
+        if owner_id in SUPERVISED.labs:
             continue  # followed already, or an older service of the same student (reaped)
         age = max(0.0, time.time() - service["created"]) if service["created"] else 0.0
-        LIVE[owner_id] = Lab(
+        SUPERVISED.labs[owner_id] = Lab(
             owner_id,
             service["name"],
             f"baeum-lab-u{owner_id}-{settings.SANDBOX_NAMESPACE}"[:63],
@@ -243,7 +237,7 @@ async def wait_until(owner_id: int, predicate, timeout: float = 60) -> dict:
 
 
 # What web code asks the sandbox supervisor (sandbox/api/labs.py asks; these answer). Labs are
-# held by the supervisor (LIVE above), so any web worker sees the same lab.
+# held by the supervisor (SUPERVISED.labs above), so any web worker sees the same lab.
 
 
 async def on_apply(owner_id: int, text: str) -> str:
@@ -256,7 +250,7 @@ async def on_apply(owner_id: int, text: str) -> str:
 
 async def on_state(owner_id: int) -> dict | None:
     found = await asyncio.to_thread(state, owner_id)
-    lab = LIVE.get(owner_id)
+    lab = SUPERVISED.labs.get(owner_id)
     if found is None or lab is None:
         return None
     return {
@@ -276,6 +270,6 @@ async def on_rollback(owner_id: int) -> None:
 
 
 async def on_balance(owner_id: int, requests: int) -> list[str] | None:
-    if owner_id not in LIVE:
+    if owner_id not in SUPERVISED.labs:
         return None
     return await asyncio.to_thread(load_balance, owner_id, requests)

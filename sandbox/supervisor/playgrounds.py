@@ -8,8 +8,8 @@ owner's group `terminal_u<owner>` with a sequence number, and keeps a scrollback
 (re)attach. Sockets ask through the `request_*` functions below, from any web worker.
 
 Over 400 lines for a reason: a terminal's whole life (open, relay, scrollback, idle and
-lifetime limits, save, recover) shares one table of live playgrounds (`LIVE`) and its lock;
-it splits along those lines once a state object owns that table (issue 14, next step).
+lifetime limits, save, recover) is one story, told around one table (the supervisor's
+`SUPERVISED.playgrounds`, sandbox/supervisor/state.py) and its per-owner lock.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from sandbox.api.playgrounds import MAX_INPUT_CHARS, NoPlayground, TooMuchInput,
 from sandbox.models import Playground, Workspace
 from sandbox.supervisor import kube_gate, workspaces
 from sandbox.supervisor.pipe import OutputPipe
+from sandbox.supervisor.state import SUPERVISED
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,6 @@ class LivePlayground:
 
 
 # Playgrounds followed by this process, by owner id.
-LIVE: dict[int, LivePlayground] = {}
 _OPENING: dict[int, asyncio.Lock] = {}
 
 
@@ -96,8 +96,6 @@ class Adopted:
     playground: Playground
     since: float = field(default_factory=time.monotonic)
 
-
-ADOPTED: dict[int, Adopted] = {}
 
 GONE_REASON = gettext_lazy(
     "터미널 컨테이너가 사라졌어요. 터미널 열기를 누르면 새 터미널이 바로 열려요."
@@ -121,22 +119,9 @@ RESET_REASON = gettext_lazy(
 )
 
 
-def held_container_ids() -> set[str]:
-    held = {live.playground.container_id for live in list(LIVE.values())}
-    return held | {adopted.playground.container_id for adopted in list(ADOPTED.values())}
-
-
 def run_id(playground: Playground) -> str:
     """The label of everything a playground made: its container, and its gate and network."""
     return f"pg-{playground.id}"
-
-
-def held_run_ids() -> set[str]:
-    """Labels the reaper spares: live and adopted playgrounds' (their gates and networks), and
-    the gates' uplink while any playground lives."""
-    held = {run_id(live.playground) for live in list(LIVE.values())}
-    held |= {run_id(adopted.playground) for adopted in list(ADOPTED.values())}
-    return held | {kube_gate.UPLINK_RUN_ID} if held or kube_gate.opening() else held
 
 
 async def open_for(owner_id: int) -> LivePlayground:
@@ -147,8 +132,8 @@ async def open_for(owner_id: int) -> LivePlayground:
     attached to it. It is ended (its tabs told) and a new one started, at once."""
     lock = _OPENING.setdefault(owner_id, asyncio.Lock())
     async with lock:
-        live = LIVE.get(owner_id)
-        if live is None and (adopted := ADOPTED.pop(owner_id, None)) is not None:
+        live = SUPERVISED.playgrounds.get(owner_id)
+        if live is None and (adopted := SUPERVISED.adopted.pop(owner_id, None)) is not None:
             live = await _adopt(adopted)
         if live is not None and live.playground.expires_at <= timezone.now():
             await end(live, _("터미널의 시간이 다 됐어요."))
@@ -215,7 +200,7 @@ async def _start(owner_id: int) -> LivePlayground:
         live.remember(f"\r\n{str(RESUMED_NOTE).format(saved=when)}\r\n")
     if saved.message:
         live.remember(f"\r\n[{saved.message}]\r\n")
-    LIVE[owner_id] = live
+    SUPERVISED.playgrounds[owner_id] = live
     loop = asyncio.get_running_loop()
     live.relay = loop.create_task(_relay(live))
     if saved.saved_at is not None or network:
@@ -268,7 +253,7 @@ async def _write_kubeconfig(live: LivePlayground) -> bool:
 async def renew_kubeconfigs() -> int:
     """Renew the token of every live terminal with kubectl once half of its life has passed."""
     renewed = 0
-    for live in list(LIVE.values()):
+    for live in list(SUPERVISED.playgrounds.values()):
         age = time.monotonic() - (live.kubeconfig_at or time.monotonic())
         if live.kubeconfig_at is not None and age >= kube_gate.TOKEN_SECONDS / 2:
             renewed += await _write_kubeconfig(live)
@@ -288,7 +273,7 @@ async def _adopt(adopted: Adopted) -> LivePlayground | None:
             live = LivePlayground(playground, stream)
             live.restored.set()  # the same container: its /work never went
             live.remember(f"\r\n{READOPTED_NOTE}\r\n")
-            LIVE[playground.owner_id] = live
+            SUPERVISED.playgrounds[playground.owner_id] = live
             live.relay = asyncio.get_running_loop().create_task(_relay(live))
             _ensure_supervisor()
             log.info("playground %s: re-adopted after a restart", playground.id)
@@ -307,17 +292,24 @@ def recover() -> dict[str, list[str]]:
     now = timezone.now()
     for playground in Playground.objects.filter(ended_at__isnull=True).order_by("-created_at"):
         owner_id = playground.owner_id
-        keep = owner_id not in LIVE and owner_id not in ADOPTED and playground.expires_at > now
+        keep = (
+            owner_id not in SUPERVISED.playgrounds
+            and owner_id not in SUPERVISED.adopted
+            and playground.expires_at > now
+        )
         if keep:
             try:
                 keep = bool(playground.container_id) and engine.is_running(playground.container_id)
             except engine.EngineUnavailable:
                 keep = True
         if keep:
-            ADOPTED[owner_id] = Adopted(playground)
+            SUPERVISED.adopted[owner_id] = Adopted(playground)
             adopted.append(str(playground.id))
             continue
-        if owner_id in LIVE and LIVE[owner_id].playground.pk == playground.pk:
+        if (
+            owner_id in SUPERVISED.playgrounds
+            and SUPERVISED.playgrounds[owner_id].playground.pk == playground.pk
+        ):
             continue  # followed by this very process (recovery called twice)
         playground.ended_at, playground.end_reason = now, str(CLOSED_AFTER_RESTART)
         playground.save(update_fields=["ended_at", "end_reason"])
@@ -333,12 +325,15 @@ async def adopt_all() -> int:
     """Attach relays to every adopted playground now (the separate supervisor, which has its
     loop at start-up; the single server attaches on each owner's next open)."""
     count = 0
-    for owner_id in list(ADOPTED):
+    for owner_id in list(SUPERVISED.adopted):
         lock = _OPENING.setdefault(owner_id, asyncio.Lock())
         async with lock:
-            if owner_id not in LIVE and (adopted := ADOPTED.pop(owner_id, None)) is not None:
+            if (
+                owner_id not in SUPERVISED.playgrounds
+                and (adopted := SUPERVISED.adopted.pop(owner_id, None)) is not None
+            ):
                 count += await _adopt(adopted) is not None
-    if ADOPTED or LIVE:
+    if SUPERVISED.adopted or SUPERVISED.playgrounds:
         _ensure_supervisor()
     return count
 
@@ -381,7 +376,7 @@ async def _relay(live: LivePlayground) -> None:
                 await asyncio.sleep(0.05)
         if eof:
             break
-    if LIVE.get(live.playground.owner_id) is live:
+    if SUPERVISED.playgrounds.get(live.playground.owner_id) is live:
         # The mark is the shell ending (`exit`), its container still up to save /work from; a
         # missing container was taken away.
         if exited:
@@ -426,8 +421,8 @@ async def end(live: LivePlayground, reason: str, save: bool = True) -> None:
     """End a playground: save its /work and scrollback (unless `save` is false: a reset, or a
     container already gone, whose scrollback alone is kept), tell every tab, remove the
     container, record why."""
-    if LIVE.get(live.playground.owner_id) is live:
-        del LIVE[live.playground.owner_id]
+    if SUPERVISED.playgrounds.get(live.playground.owner_id) is live:
+        del SUPERVISED.playgrounds[live.playground.owner_id]
     live.stream.close()
     if live.kubeconfig_at is not None:  # its namespace's idle time starts now
         with suppress(Exception):
@@ -494,28 +489,28 @@ def _tell_dashboards(owner_id: int) -> None:
 
 
 async def end_all() -> None:
-    for live in list(LIVE.values()):
+    for live in list(SUPERVISED.playgrounds.values()):
         await end(live, _("서버가 터미널을 정리했어요."))
-    for owner_id in list(ADOPTED):
-        if (adopted := ADOPTED.pop(owner_id, None)) is not None:
+    for owner_id in list(SUPERVISED.adopted):
+        if (adopted := SUPERVISED.adopted.pop(owner_id, None)) is not None:
             await _save_adopted(adopted.playground)
             await _close(adopted.playground, _("서버가 터미널을 정리했어요."))
-    if not LIVE and not ADOPTED:
+    if not SUPERVISED.playgrounds and not SUPERVISED.adopted:
         await asyncio.to_thread(kube_gate.remove_uplink)
 
 
 async def save_all() -> None:
     """Save every terminal's /work, leaving them running (a clean shutdown of the supervisor:
     the next one re-adopts them, or, if they are gone by then, restores from these tars)."""
-    for live in list(LIVE.values()):
+    for live in list(SUPERVISED.playgrounds.values()):
         await _save(live)
-    for adopted in list(ADOPTED.values()):
+    for adopted in list(SUPERVISED.adopted.values()):
         await _save_adopted(adopted.playground)
 
 
 def save_all_blocking() -> None:
     """save_all for a process whose loop has stopped (the single server's exit, atexit)."""
-    for live in list(LIVE.values()):
+    for live in list(SUPERVISED.playgrounds.values()):
         playground = live.playground
         if not live.restored.is_set():
             continue  # still restoring: the saved tar is the newest there is
@@ -534,7 +529,7 @@ async def save_due() -> int:
     """Save the /work of live playgrounds typed in since their last save, once
     SANDBOX_WORKSPACE_SAVE_SECONDS have passed since it (a save costs one tar of /work)."""
     saved = 0
-    for live in list(LIVE.values()):
+    for live in list(SUPERVISED.playgrounds.values()):
         if live.typed and time.monotonic() - live.saved >= settings.SANDBOX_WORKSPACE_SAVE_SECONDS:
             if message := await _save(live):
                 await _say(live, message)
@@ -563,7 +558,7 @@ async def expire_due() -> int:
     """End playgrounds past their time, or unused (no open socket) for the idle limit."""
     ended = 0
     now = timezone.now()
-    for live in list(LIVE.values()):
+    for live in list(SUPERVISED.playgrounds.values()):
         idle = time.monotonic() - live.last_seen
         if live.playground.expires_at <= now:
             await end(live, _("터미널의 시간이 다 됐어요."))
@@ -572,7 +567,7 @@ async def expire_due() -> int:
         else:
             continue
         ended += 1
-    for owner_id, adopted in list(ADOPTED.items()):
+    for owner_id, adopted in list(SUPERVISED.adopted.items()):
         idle = time.monotonic() - adopted.since
         if adopted.playground.expires_at <= now:
             reason = _("터미널의 시간이 다 됐어요.")
@@ -580,7 +575,7 @@ async def expire_due() -> int:
             reason = _("오래 쓰지 않아서 터미널을 정리했어요.")
         else:
             continue
-        if ADOPTED.pop(owner_id, None) is adopted:
+        if SUPERVISED.adopted.pop(owner_id, None) is adopted:
             await _save_adopted(adopted.playground)
             await _close(adopted.playground, reason)
             ended += 1
@@ -598,7 +593,7 @@ def _ensure_supervisor() -> None:
 
 
 async def _supervise() -> None:
-    while LIVE or ADOPTED:
+    while SUPERVISED.playgrounds or SUPERVISED.adopted:
         await asyncio.sleep(min(5, settings.SANDBOX_WORKSPACE_SAVE_SECONDS))
         try:
             await expire_due()
@@ -611,7 +606,7 @@ async def _supervise() -> None:
 async def run_in(owner_id: int, command: str, timeout: int) -> engine.ExecResult:
     """Run a command (a lesson's check) in the owner's live playground, as the student's user
     and inside its limits."""
-    live = LIVE.get(owner_id)
+    live = SUPERVISED.playgrounds.get(owner_id)
     if live is None:
         raise NoPlayground(owner_id)
     live.last_seen = time.monotonic()
@@ -639,24 +634,24 @@ async def on_open(owner_id: int) -> dict:
 
 
 async def on_watch(owner_id: int, playground_id: str) -> dict | None:
-    live = LIVE.get(owner_id)
+    live = SUPERVISED.playgrounds.get(owner_id)
     if live is None or live.id != str(playground_id):
         return None
     return _view(live)
 
 
 async def on_input(owner_id: int, data: str) -> None:
-    if (live := LIVE.get(owner_id)) is not None:
+    if (live := SUPERVISED.playgrounds.get(owner_id)) is not None:
         await send_input(live, data)
 
 
 async def on_resize(owner_id: int, rows: int, cols: int) -> None:
-    if (live := LIVE.get(owner_id)) is not None:
+    if (live := SUPERVISED.playgrounds.get(owner_id)) is not None:
         await resize(live, rows, cols)
 
 
 async def on_left(owner_id: int) -> None:
-    if (live := LIVE.get(owner_id)) is not None:
+    if (live := SUPERVISED.playgrounds.get(owner_id)) is not None:
         live.sockets = max(0, live.sockets - 1)
         live.last_seen = time.monotonic()
 
@@ -672,8 +667,8 @@ async def on_reset(owner_id: int) -> None:
     """Empty the owner's workspace: a live terminal ends without saving, the tar goes."""
     lock = _OPENING.setdefault(owner_id, asyncio.Lock())
     async with lock:
-        if (live := LIVE.get(owner_id)) is not None:
+        if (live := SUPERVISED.playgrounds.get(owner_id)) is not None:
             await end(live, str(RESET_REASON), save=False)
-        if (adopted := ADOPTED.pop(owner_id, None)) is not None:
+        if (adopted := SUPERVISED.adopted.pop(owner_id, None)) is not None:
             await _close(adopted.playground, str(RESET_REASON))
         await workspaces.delete(owner_id)

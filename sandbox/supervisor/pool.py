@@ -15,13 +15,13 @@ import asyncio
 import base64
 import logging
 import uuid
-import weakref
 from contextlib import suppress
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from sandbox import engine
+from sandbox.supervisor.state import SUPERVISED
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +169,9 @@ def _discard_quietly(warm: Warm) -> None:
         _discard(warm)
 
 
-# One set of pools per event loop: their containers are attached from, and handed to, that loop.
-_POOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def pool_for(image: str) -> Pool:
     """The pool of `image` on the current task's engine (see engine.bind)."""
-    pools = _POOLS.setdefault(asyncio.get_running_loop(), {})
+    pools = SUPERVISED.pools.setdefault(asyncio.get_running_loop(), {})
     key = (engine.endpoint(), image)
     if key not in pools:
         pools[key] = Pool(image)
@@ -183,15 +179,15 @@ def pool_for(image: str) -> Pool:
 
 
 def _all_ready() -> list[Warm]:
-    return [warm for pools in list(_POOLS.values()) for p in pools.values() for warm in p.ready]
-
-
-def held_container_ids() -> set[str]:
-    """Every container the pools hold, for the reaper (which runs in another thread)."""
-    return {warm.container_id for warm in _all_ready()}
+    return [
+        warm
+        for pools in list(SUPERVISED.pools.values())
+        for p in pools.values()
+        for warm in p.ready
+    ]
 
 
 async def drain_all() -> None:
-    for pool in list(_POOLS.get(asyncio.get_running_loop(), {}).values()):
+    for pool in list(SUPERVISED.pools.get(asyncio.get_running_loop(), {}).values()):
         await pool.drain()
-    _POOLS.pop(asyncio.get_running_loop(), None)
+    SUPERVISED.pools.pop(asyncio.get_running_loop(), None)

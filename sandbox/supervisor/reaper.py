@@ -14,8 +14,9 @@ from django.utils.translation import gettext_lazy
 
 from sandbox import engine, events, kube, runlog
 from sandbox.models import Run
-from sandbox.supervisor import builds, hosts, kube_gate, playgrounds, pool, runs, workspaces
+from sandbox.supervisor import builds, hosts, kube_gate, playgrounds, workspaces
 from sandbox.supervisor import labs as orchestra
+from sandbox.supervisor.state import SUPERVISED, Supervised
 
 log = logging.getLogger(__name__)
 
@@ -27,33 +28,30 @@ RESTARTED_MESSAGE = gettext_lazy(
 )
 
 
-def reap_orphans(grace_seconds: float = 0) -> int:
-    """Remove this deployment's containers and networks that no run followed here owns.
+def reap_orphans(grace_seconds: float = 0, supervised: Supervised = SUPERVISED) -> int:
+    """Remove this deployment's containers and networks that nothing `supervised` follows holds.
 
     The reaper runs in a thread of its own while the event loop makes containers, so it lists
-    the engine's first and asks who holds them second (a container made in between is not in
+    the engine's first and asks what is held second (a container made in between is not in
     the list); the background reaper also spares containers younger than `grace_seconds`, as a
     warm container being handed to a run is, for a moment, in neither the pool nor the run.
     """
     listed = engine.labelled_containers()
-    followed = set(runs.LIVE) | orchestra.held_ids() | playgrounds.held_run_ids()
-    held = pool.held_container_ids() | playgrounds.held_container_ids()
-    for live in list(runs.LIVE.values()):
-        held.update(live.made.containers)  # warm containers carry their pool's label
+    held = supervised.held()
+    followed, containers = held.run_ids, held.container_ids
     removed = 0
     young = time.time() - grace_seconds
     for container in listed:
         if grace_seconds and container.created > young:
             continue
-        if container.run_id not in followed and container.id not in held:
+        if container.run_id not in followed and container.id not in containers:
             engine.remove(container.id)
             removed += 1
     # Services of labs nobody holds (a restarted server, an expired lab), then networks: a
     # network with containers attached cannot be removed.
-    with_labs = {f"{lab.service}" for lab in list(orchestra.LIVE.values())}
     if engine.swarm_active():
         for service in engine.labelled_services():
-            if service not in with_labs:
+            if service not in held.services:
                 engine.remove_service(service)
                 removed += 1
     for network in engine.labelled_networks():
@@ -99,7 +97,7 @@ async def tell_recovered(recovered: dict) -> None:
 def abandon_unfollowed_runs() -> list[str]:
     """At start-up: runs still marked live belonged to a process that is gone. Say so; return
     their ids."""
-    abandoned = Run.objects.filter(state__in=Run.LIVE_STATES).exclude(pk__in=list(runs.LIVE))
+    abandoned = Run.objects.filter(state__in=Run.LIVE_STATES).exclude(pk__in=list(SUPERVISED.runs))
     ids = [str(pk) for pk in abandoned.values_list("pk", flat=True)]
     Run.objects.filter(pk__in=ids).update(
         state=Run.State.FAILED, message=str(RESTARTED_MESSAGE), ended_at=timezone.now()
@@ -123,20 +121,20 @@ async def tell_abandoned(run_ids: list[str]) -> None:
             await events.run_ended(events.RunEnded.of(run))
 
 
-def reap_everywhere(grace_seconds: float) -> None:
+def reap_everywhere(grace_seconds: float, supervised: Supervised = SUPERVISED) -> None:
     """One round on every engine: orphaned containers, networks, services, old builds and labs,
     unused volumes; then, once, the saved workspaces past SANDBOX_WORKSPACE_DAYS. An engine that
     does not answer is tried again next round."""
     for endpoint in hosts.reaped_engines():
         try:
             with engine.use(endpoint):
-                reap_orphans(grace_seconds=grace_seconds)
+                reap_orphans(grace_seconds, supervised)
                 builds.expire_builds()
                 orchestra.expire_due()
                 engine.remove_volumes()  # unused ones only: in-use volumes refuse removal
         except (engine.EngineUnavailable, engine.EngineError) as error:
             log.warning("reaper: engine %r unavailable (%s); will try again", endpoint, error)
-    in_use = set(playgrounds.LIVE) | set(playgrounds.ADOPTED)
+    in_use = supervised.terminal_owners()
     try:
         workspaces.expire(in_use=in_use)
     except Exception:  # the database away: the next round tries again
@@ -168,17 +166,23 @@ def expire_namespaces(in_use: set[int], force: bool = False) -> int:
         return 0
 
 
-def _reap_forever(interval: float, stop: threading.Event) -> None:
+def _reap_forever(interval: float, stop: threading.Event, supervised: Supervised) -> None:
     while not stop.wait(interval):
-        reap_everywhere(grace_seconds=GRACE_SECONDS)
+        reap_everywhere(GRACE_SECONDS, supervised)
 
 
-def start_background_reaper(interval: float) -> threading.Event:
-    """Reap every `interval` seconds in a daemon thread; set the event to stop. Call
-    `reap_everywhere(0)` first, before serving: then nothing can be in flight, so nothing needs
-    sparing, and what a previous life left goes at once."""
+def start_background_reaper(
+    interval: float, supervised: Supervised = SUPERVISED
+) -> threading.Event:
+    """Reap every `interval` seconds in a daemon thread, sparing what `supervised` holds (the
+    thread is given it, and reads it only as Supervised.held's snapshots); set the event to
+    stop. Call `reap_everywhere(0)` first, before serving: then nothing can be in flight, so
+    nothing needs sparing, and what a previous life left goes at once."""
     stop = threading.Event()
     threading.Thread(
-        target=_reap_forever, args=(interval, stop), daemon=True, name="sandbox-reaper"
+        target=_reap_forever,
+        args=(interval, stop, supervised),
+        daemon=True,
+        name="sandbox-reaper",
     ).start()
     return stop

@@ -12,8 +12,8 @@ asyncio task; the blocking Docker calls go to worker threads, and each attach st
 a thread of its own (`_pump`). Every frame goes to the run log (sandbox/runlog.py), then to the
 run's channel-layer group, so any web worker's socket can show it.
 
-Over 400 lines for a reason: the follower and the record of what it made share `LIVE`; the
-panes' decoding (`Pane`) moves out with the state object that replaces it (issue 14, next step).
+Over 400 lines for a reason: a run's whole follow (start, relay, time limit, stop, finish) is
+one story around one table, the supervisor's `SUPERVISED.runs` (sandbox/supervisor/state.py).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from sandbox.models import QueuedRun, Run
 from sandbox.specs import Part, RunSpec
 from sandbox.supervisor import hosts, pool
 from sandbox.supervisor.pipe import OutputPipe
+from sandbox.supervisor.state import SUPERVISED
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,6 @@ class LiveRun:
 
 
 # Runs followed by this process, by id. Entries leave once the transcript is saved.
-LIVE: dict[str, LiveRun] = {}
 _TASKS: set[asyncio.Task] = set()
 
 
@@ -130,17 +130,19 @@ async def on_start(run_id: str, spec: dict) -> None:
     """Start following a run the web side recorded (sandbox/api/runs.py, hand_over)."""
     wanted = RunSpec.from_data(spec)
     run = await Run.objects.filter(pk=run_id, state__in=Run.LIVE_STATES).afirst()
-    if run is None or run_id in LIVE:
+    if run is None or run_id in SUPERVISED.runs:
         return  # given up on meanwhile, or a repeated request
-    live = LIVE[run_id] = LiveRun(run_id, [Pane(part.name) for part in wanted.containers()])
-    live.engine = await hosts.choose(Counter(other.engine for other in LIVE.values()))
+    live = SUPERVISED.runs[run_id] = LiveRun(
+        run_id, [Pane(part.name) for part in wanted.containers()]
+    )
+    live.engine = await hosts.choose(Counter(other.engine for other in SUPERVISED.runs.values()))
     task = asyncio.get_running_loop().create_task(_follow(run, wanted))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
 
 
 async def on_stop(run_id: str, because: str) -> bool:
-    live = LIVE.get(str(run_id))
+    live = SUPERVISED.runs.get(str(run_id))
     if live is None:
         return False
     live.stopped_because = because
@@ -154,7 +156,7 @@ async def on_stop(run_id: str, because: str) -> bool:
 
 async def _follow(run: Run, spec: RunSpec) -> None:
     run_id = str(run.id)
-    live = LIVE[run_id]
+    live = SUPERVISED.runs[run_id]
     engine.bind(live.engine)  # every engine call of this task (and its threads) goes there
     made = live.made
     deadline = time.monotonic() + run.timeout_seconds
@@ -442,7 +444,7 @@ async def _finish(run: Run, live: LiveRun, made: _Made) -> None:
     # The transcript is in the database now; sockets that open from here on read it there.
     await _log(runlog.current().end(str(run.id)))
     await events.run_ended(events.RunEnded.of(run, extra))
-    LIVE.pop(str(run.id), None)
+    SUPERVISED.runs.pop(str(run.id), None)
     try:
         for container_id in [*made.containers, *([made.keeper] if made.keeper else [])]:
             await asyncio.to_thread(engine.remove, container_id)

@@ -24,12 +24,13 @@ from sandbox.api import playgrounds as api_playgrounds
 from sandbox.api.terminal_time import clock, left_today, lifetime
 from sandbox.models import Playground, TerminalExtension
 from sandbox.supervisor import playgrounds
+from sandbox.supervisor.state import SUPERVISED
 
 
 def _followed(owner_id: int) -> Playground | None:
-    if (live := playgrounds.LIVE.get(owner_id)) is not None:
+    if (live := SUPERVISED.playgrounds.get(owner_id)) is not None:
         return live.playground
-    if (adopted := playgrounds.ADOPTED.get(owner_id)) is not None:
+    if (adopted := SUPERVISED.adopted.get(owner_id)) is not None:
         return adopted.playground
     return None
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from sandbox import engine
 from sandbox.api import workspace_files as web
-from sandbox.supervisor import playgrounds, workspaces
+from sandbox.supervisor import workspaces
+from sandbox.supervisor.state import SUPERVISED
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,11 @@ _DOWNLOADS: dict[str, tuple[int, bytes, float]] = {}
 def _container_of(owner_id: int) -> str | None:
     """The owner's playground container while their terminal is open (or adopted after a
     restart, its shell still running)."""
-    live = playgrounds.LIVE.get(owner_id)
+    live = SUPERVISED.playgrounds.get(owner_id)
     if live is not None:
         live.last_seen = time.monotonic()
         return live.playground.container_id or None
-    adopted = playgrounds.ADOPTED.get(owner_id)
+    adopted = SUPERVISED.adopted.get(owner_id)
     return adopted.playground.container_id if adopted is not None else None
 
 

@@ -7,6 +7,7 @@ from sandbox import events
 from sandbox.api import runs
 from sandbox.consumers.runs import REFUSED
 from sandbox.supervisor import runs as following
+from sandbox.supervisor.state import SUPERVISED
 from sandbox.tests.helpers import spec
 from website.routing import websocket_application
 
@@ -116,7 +117,7 @@ async def test_a_socket_that_missed_frames_catches_up_from_the_run_log(alice):
     await _until(comm, "first")
     # An event that says frames came before it that this socket never got (a dropped event):
     # the socket shows the log's copy instead, never a gap.
-    seq = following.LIVE[str(run.id)].seq
+    seq = SUPERVISED.runs[str(run.id)].seq
     await get_channel_layer().group_send(
         events.run_group(run.id),
         {"type": "run.output", "seq": seq + 3, "pane": 0, "text": "BOGUS", "dropped": 0},

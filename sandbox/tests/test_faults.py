@@ -9,6 +9,7 @@ from sandbox.api import runs
 from sandbox.models import Run
 from sandbox.supervisor import runs as following
 from sandbox.supervisor.reaper import abandon_unfollowed_runs, reap_orphans
+from sandbox.supervisor.state import SUPERVISED, Supervised
 from sandbox.tests.engine_proxy import EngineProxy
 from sandbox.tests.helpers import run_to_end, spec
 
@@ -29,7 +30,7 @@ def proxy(tmp_path, monkeypatch):
 
 async def test_the_engine_dying_mid_run_fails_the_run_plainly(alice, proxy):
     run = await runs.start_run(spec(alice, "echo before; sleep 30", timeout=40))
-    while not following.LIVE[str(run.id)].panes[0].text:
+    while not SUPERVISED.runs[str(run.id)].panes[0].text:
         await asyncio.sleep(0.05)
     proxy.cut()
     await asyncio.wait_for(following.wait_for_all(), timeout=30)
@@ -92,4 +93,16 @@ def test_the_background_reaper_spares_containers_younger_than_its_grace(alice):
     container = engine.create_container(engine.ContainerSpec("baeum/lab", "sleep 100", "young"))
     assert reap_orphans(grace_seconds=30) == 0
     assert reap_orphans() == 1  # at start-up, or by hand, nothing is young enough to wait for
+    assert container not in {c.id for c in engine.labelled_containers()}
+
+
+def test_the_reaper_spares_what_the_supervisor_it_is_given_holds(alice):
+    """The reaper reads only the state it is given (its thread is handed the supervisor's), not
+    the followers' modules: a run that state follows keeps its container; another does not."""
+    container = engine.create_container(engine.ContainerSpec("baeum/lab", "sleep 100", "held"))
+    supervised = Supervised()
+    supervised.runs["held"] = following.LiveRun("held", [])
+    assert reap_orphans(0, supervised) == 0
+    assert container in {c.id for c in engine.labelled_containers()}
+    assert reap_orphans(0, Supervised()) == 1  # the process's own state follows no such run
     assert container not in {c.id for c in engine.labelled_containers()}

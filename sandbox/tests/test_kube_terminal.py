@@ -15,6 +15,7 @@ from django.test import override_settings
 
 from sandbox import engine, kube
 from sandbox.supervisor import kube_gate, playgrounds, reaper
+from sandbox.supervisor.state import SUPERVISED
 from sandbox.tests.test_terminal import Screen
 
 pytestmark = [
@@ -238,7 +239,7 @@ async def test_a_cluster_that_does_not_answer_leaves_a_terminal_without_kubectl(
         await screen.type("echo still-$((2+3))\r")
         await screen.wait_for("still-5")
         await screen.close()
-        live = playgrounds.LIVE[alice.id]
+        live = SUPERVISED.playgrounds[alice.id]
         label = playgrounds.run_id(live.playground)
         made = [c for c in await asyncio.to_thread(engine.labelled_containers) if c.run_id == label]
         assert len(made) == 1  # no gate was left behind

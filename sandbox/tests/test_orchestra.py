@@ -6,6 +6,7 @@ import pytest
 
 from sandbox import engine, manifests
 from sandbox.supervisor import labs as orchestra
+from sandbox.supervisor.state import SUPERVISED
 
 MANIFEST = """\
 apiVersion: apps/v1
@@ -132,8 +133,8 @@ async def test_students_cannot_touch_each_others_labs_and_nothing_is_left(swarm)
     await asyncio.to_thread(orchestra.apply, 4, manifest(replicas=1))
     theirs = await orchestra.wait_until(3, running(1))
     await orchestra.wait_until(4, running(1))
-    assert orchestra.LIVE[3].service != orchestra.LIVE[4].service
-    assert orchestra.LIVE[3].network != orchestra.LIVE[4].network
+    assert SUPERVISED.labs[3].service != SUPERVISED.labs[4].service
+    assert SUPERVISED.labs[3].network != SUPERVISED.labs[4].network
     assert not await asyncio.to_thread(orchestra.kill_replica, 4, theirs["cards"][0]["id"])
     for owner in (3, 4):
         await asyncio.to_thread(orchestra.end, owner)

@@ -10,6 +10,7 @@ from sandbox.models import Run
 from sandbox.supervisor import pool
 from sandbox.supervisor import runs as following
 from sandbox.supervisor.reaper import reap_orphans
+from sandbox.supervisor.state import SUPERVISED
 from sandbox.tests.helpers import run_to_end, spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -56,7 +57,7 @@ async def test_a_warm_run_still_has_its_time_limit_and_stop(alice, warm_pool):
     run = await run_to_end(alice, "sleep 100", timeout=1)
     assert run.state == Run.State.TIMED_OUT
     started = await runs.start_run(spec(alice, "echo hi; sleep 100", label="other"))
-    while not following.LIVE[str(started.id)].panes[0].text:
+    while not SUPERVISED.runs[str(started.id)].panes[0].text:
         await asyncio.sleep(0.05)
     await runs.stop_run(str(started.id), "stop")
     await following.wait_for_all()

@@ -13,6 +13,7 @@ from sandbox.api import builds as api_builds
 from sandbox.models import Build, Playground
 from sandbox.supervisor import builds, playgrounds, reaper
 from sandbox.supervisor import labs as orchestra
+from sandbox.supervisor.state import SUPERVISED
 from sandbox.tests.test_builds import DOCKERFILE, FILES
 from sandbox.tests.test_orchestra import manifest, running
 from sandbox.tests.test_terminal import Screen
@@ -30,11 +31,11 @@ async def restart() -> dict:
 async def forget_terminals() -> None:
     """The previous process dies: its relays and attach streams go with it, and nothing is
     recorded (a killed process records nothing)."""
-    for live in list(playgrounds.LIVE.values()):
+    for live in list(SUPERVISED.playgrounds.values()):
         live.relay.cancel()
         live.stream.close()
-    playgrounds.LIVE.clear()
-    playgrounds.ADOPTED.clear()
+    SUPERVISED.playgrounds.clear()
+    SUPERVISED.adopted.clear()
     playgrounds._OPENING.clear()
     await asyncio.sleep(0.2)
 
@@ -79,8 +80,8 @@ async def test_terminals_are_readopted_when_their_container_runs_and_closed_when
     theirs = Screen(bob)
     await theirs.open()
     await theirs.wait_for("$ ")
-    kept = playgrounds.LIVE[alice.pk].playground
-    lost = playgrounds.LIVE[bob.pk].playground
+    kept = SUPERVISED.playgrounds[alice.pk].playground
+    lost = SUPERVISED.playgrounds[bob.pk].playground
     await forget_terminals()
     # While the server was down, bob's container went (an engine restart, `docker rm -f`).
     await asyncio.to_thread(engine.remove, lost.container_id)
@@ -103,7 +104,7 @@ async def test_terminals_are_readopted_when_their_container_runs_and_closed_when
     again = Screen(alice)
     hello = await again.open()
     assert hello["type"] == "hello" and "같은 셸" in hello["scrollback"]
-    assert playgrounds.LIVE[alice.pk].playground.pk == kept.pk
+    assert SUPERVISED.playgrounds[alice.pk].playground.pk == kept.pk
     await again.type("cat /work/notes; echo read-$((2+2))\r")
     await again.wait_for("read-4")
     assert "kept" in again.text
@@ -112,7 +113,7 @@ async def test_terminals_are_readopted_when_their_container_runs_and_closed_when
     assert (await fresh.open())["type"] == "hello"
     await fresh.type("echo new-$((3+3))\r")
     await fresh.wait_for("new-6")
-    assert playgrounds.LIVE[bob.pk].playground.pk != lost.pk
+    assert SUPERVISED.playgrounds[bob.pk].playground.pk != lost.pk
     for screen in (mine, theirs, again, fresh):
         await screen.close()
 
@@ -122,11 +123,11 @@ async def test_an_adopted_terminal_nobody_reopens_is_ended_after_the_idle_limit(
 
     screen = Screen(alice)
     await screen.open()
-    container = playgrounds.LIVE[alice.pk].playground.container_id
+    container = SUPERVISED.playgrounds[alice.pk].playground.container_id
     await screen.close()
     await forget_terminals()
     await restart()
-    assert container in playgrounds.held_container_ids()
+    assert container in SUPERVISED.held().container_ids
     with override_settings(SANDBOX_PLAYGROUND_IDLE_SECONDS=0):
         assert await playgrounds.expire_due() == 1
     assert container not in {c.id for c in engine.labelled_containers()}
@@ -136,13 +137,13 @@ async def test_an_adopted_terminal_nobody_reopens_is_ended_after_the_idle_limit(
 async def test_a_lab_whose_service_runs_is_readopted_not_reaped(swarm):
     await asyncio.to_thread(orchestra.apply, 21, manifest(replicas=2))
     before = await orchestra.wait_until(21, running(2))
-    service = orchestra.LIVE[21].service
-    orchestra.LIVE.clear()  # a new process: no lab in memory
+    service = SUPERVISED.labs[21].service
+    SUPERVISED.labs.clear()  # a new process: no lab in memory
 
     recovered = await restart()
     assert recovered["labs"] == [21]
     assert service in engine.labelled_services()
-    lab = orchestra.LIVE[21]
+    lab = SUPERVISED.labs[21]
     assert lab.service == service and lab.network in {n.name for n in engine.labelled_networks()}
     # The same replicas, untouched by the reap, and the lab works as before.
     after = await orchestra.wait_until(21, running(2))
@@ -159,10 +160,10 @@ async def test_a_terminal_whose_end_cannot_be_recorded_still_goes(alice, cleanup
     running: the next process's recover() records what this one could not."""
     screen = Screen(alice)
     await screen.open()
-    live = playgrounds.LIVE[alice.pk]
+    live = SUPERVISED.playgrounds[alice.pk]
     container = live.playground.container_id
     await screen.close()
     await Playground.objects.filter(pk=live.playground.pk).adelete()
     await playgrounds.end(live, "test")
-    assert alice.pk not in playgrounds.LIVE
+    assert alice.pk not in SUPERVISED.playgrounds
     assert container not in {c.id for c in engine.labelled_containers()}

@@ -11,6 +11,7 @@ from sandbox import engine, events
 from sandbox.api import runs
 from sandbox.models import Run
 from sandbox.supervisor import runs as following
+from sandbox.supervisor.state import SUPERVISED
 from sandbox.tests.helpers import run_to_end, spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -233,7 +234,7 @@ async def test_the_server_wide_quota_holds(alice, bob):
 
 async def test_a_stopped_run_says_who_stopped_it(alice):
     run = await runs.start_run(spec(alice, "echo going; sleep 30"))
-    while not following.LIVE[str(run.id)].panes[0].text:
+    while not SUPERVISED.runs[str(run.id)].panes[0].text:
         await asyncio.sleep(0.05)
     started = time.monotonic()
     assert await runs.stop_run(str(run.id), "직접 실행을 멈췄어요.")

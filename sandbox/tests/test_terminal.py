@@ -13,6 +13,7 @@ from sandbox import engine, hooks
 from sandbox.api import playgrounds as api_playgrounds
 from sandbox.models import Playground
 from sandbox.supervisor import playgrounds
+from sandbox.supervisor.state import SUPERVISED
 from website.routing import websocket_application
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -95,7 +96,7 @@ async def test_a_screen_that_missed_output_is_redrawn_from_the_scrollback(alice,
     await screen.open()
     await screen.type("echo kept-$((2+3))\r")
     await screen.wait_for("kept-5")
-    live = playgrounds.LIVE[alice.pk]
+    live = SUPERVISED.playgrounds[alice.pk]
     # A frame numbered past one this screen never got (a dropped event): it redraws.
     await get_channel_layer().group_send(
         api_playgrounds.group_name(alice.pk),
@@ -112,7 +113,7 @@ async def test_a_screen_that_missed_output_is_redrawn_from_the_scrollback(alice,
 async def test_another_user_and_anonymous_are_refused(alice, bob, cleanup):
     mine = Screen(alice)
     await mine.open()
-    playground = playgrounds.LIVE[alice.pk].playground
+    playground = SUPERVISED.playgrounds[alice.pk].playground
     for intruder in (bob, AnonymousUser()):
         screen = Screen(intruder, f"/ws/terminal/{playground.id}/watch/")
         await screen.open()
@@ -130,7 +131,7 @@ async def test_a_watcher_sees_but_cannot_type(alice, bob, cleanup):
         mine = Screen(alice)
         await mine.open()
         await mine.wait_for("$ ")
-        playground = playgrounds.LIVE[alice.pk].playground
+        playground = SUPERVISED.playgrounds[alice.pk].playground
         watcher = Screen(bob, f"/ws/terminal/{playground.id}/watch/")
         hello = await watcher.open()
         assert hello["read_only"] is True
@@ -191,10 +192,10 @@ async def test_an_unused_playground_is_ended_and_its_container_removed(alice, cl
     with override_settings(SANDBOX_PLAYGROUND_IDLE_SECONDS=0):
         screen = Screen(alice)
         await screen.open()
-        container = playgrounds.LIVE[alice.pk].playground.container_id
+        container = SUPERVISED.playgrounds[alice.pk].playground.container_id
         await screen.close()
         assert await playgrounds.expire_due() == 1
-    assert alice.pk not in playgrounds.LIVE
+    assert alice.pk not in SUPERVISED.playgrounds
     assert container not in {c.id for c in engine.labelled_containers()}
     playground = await Playground.objects.aget(owner=alice)
     assert playground.ended_at and "오래" in playground.end_reason
@@ -236,7 +237,7 @@ async def test_a_removed_playground_is_replaced_at_once_from_a_new_tab(alice, cl
     await old.open()
     await old.type("echo before-$((1+1))\r")
     await old.wait_for("before-2")
-    gone = playgrounds.LIVE[alice.pk].playground.container_id
+    gone = SUPERVISED.playgrounds[alice.pk].playground.container_id
     await asyncio.to_thread(engine.remove, gone)
     fresh = Screen(alice)
     started = time.monotonic()
@@ -245,7 +246,7 @@ async def test_a_removed_playground_is_replaced_at_once_from_a_new_tab(alice, cl
     await fresh.type("echo after-$((2+3))\r")
     await fresh.wait_for("after-5", timeout=10)
     assert time.monotonic() - started < 5
-    assert playgrounds.LIVE[alice.pk].playground.container_id != gone
+    assert SUPERVISED.playgrounds[alice.pk].playground.container_id != gone
     # The old tab was told, in words, and nothing of the engine's own text.
     while old.messages[-1]["type"] not in ("ended", "closed"):
         await old.next()
@@ -261,14 +262,14 @@ async def test_a_gone_container_its_relay_has_not_noticed_is_never_handed_to_a_t
     # by a proxy): the open path asks the engine itself.
     old = Screen(alice)
     await old.open()
-    live = playgrounds.LIVE[alice.pk]
+    live = SUPERVISED.playgrounds[alice.pk]
     live.relay.cancel()  # deaf: this relay notices nothing any more
     await asyncio.wait([live.relay], timeout=10)  # its clean-up may take a moment under load
     assert live.relay.cancelled(), live.relay
     await asyncio.to_thread(engine.remove, live.playground.container_id)
     fresh = Screen(alice)
     assert (await fresh.open())["type"] == "hello"
-    assert playgrounds.LIVE[alice.pk] is not live
+    assert SUPERVISED.playgrounds[alice.pk] is not live
     await fresh.type("echo works-$((4+5))\r")
     await fresh.wait_for("works-9", timeout=10)
     ended = await Playground.objects.aget(pk=live.playground.pk)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from sandbox.api import terminal_time
 from sandbox.models import Playground, TerminalExtension
 from sandbox.supervisor import playgrounds
+from sandbox.supervisor.state import SUPERVISED
 from sandbox.tests.helpers import separate_supervisor
 from sandbox.tests.test_scale_out import redis_url  # noqa: F401 (a fixture)
 from sandbox.tests.test_terminal import Screen
@@ -38,7 +39,7 @@ async def test_extend_moves_the_end_for_every_tab_and_the_supervisor_honours_it(
         hello = await first.open()
         assert hello["extensions_left"] == 4  # the default cap
         await second.open()
-        before = playgrounds.LIVE[alice.pk].playground.expires_at
+        before = SUPERVISED.playgrounds[alice.pk].playground.expires_at
         extended = await _extend(first)
         assert extended["type"] == "extended" and extended["by_class"] is False
         assert extended["extensions_left"] == 3
@@ -53,9 +54,9 @@ async def test_extend_moves_the_end_for_every_tab_and_the_supervisor_honours_it(
         assert row.expires_at == after  # the row too: a reopened tab reads it
         # Past the first end the supervisor's expiry task keeps it; past the new one it ends.
         await asyncio.sleep(max(0, before.timestamp() - timezone.now().timestamp()) + 0.3)
-        assert await playgrounds.expire_due() == 0 and alice.pk in playgrounds.LIVE
+        assert await playgrounds.expire_due() == 0 and alice.pk in SUPERVISED.playgrounds
         await asyncio.sleep(max(0, after.timestamp() - timezone.now().timestamp()) + 0.3)
-        assert await playgrounds.expire_due() == 1 and alice.pk not in playgrounds.LIVE
+        assert await playgrounds.expire_due() == 1 and alice.pk not in SUPERVISED.playgrounds
         while first.messages[-1]["type"] not in ("ended", "closed"):
             await first.next()
         await second.close()
@@ -75,7 +76,7 @@ async def test_the_daily_cap_is_refused_and_yesterday_does_not_count(alice, clea
     with override_settings(SANDBOX_PLAYGROUND_EXTENSIONS_PER_DAY=2):
         screen = Screen(alice)
         await screen.open()
-        playground = playgrounds.LIVE[alice.pk].playground
+        playground = SUPERVISED.playgrounds[alice.pk].playground
         yesterday = await TerminalExtension.objects.acreate(
             owner=alice, playground=playground, by=alice, expires_at=playground.expires_at
         )
@@ -94,7 +95,7 @@ async def test_the_daily_cap_is_refused_and_yesterday_does_not_count(alice, clea
         refused = await _extend(screen)
         assert refused["type"] == "extend_refused"
         assert refused["message"].startswith("오늘은 터미널을 2번 모두 연장했어요")
-        assert playgrounds.LIVE[alice.pk].playground.expires_at == end
+        assert SUPERVISED.playgrounds[alice.pk].playground.expires_at == end
         await screen.close()
 
 
@@ -135,5 +136,5 @@ async def test_with_the_separate_supervisor_the_supervisor_decides(
         refused = await _extend(screen)  # 8 s left > the 4 s lifetime
         assert refused["type"] == "extend_refused"
         await asyncio.sleep(max(0, hello["expires_at"] - timezone.now().timestamp()) + 0.3)
-        assert await playgrounds.expire_due() == 0 and alice.pk in playgrounds.LIVE
+        assert await playgrounds.expire_due() == 0 and alice.pk in SUPERVISED.playgrounds
         await screen.close()

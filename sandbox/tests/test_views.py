@@ -7,6 +7,7 @@ from django.urls import reverse
 from sandbox.api import runs
 from sandbox.models import Run
 from sandbox.supervisor import runs as following
+from sandbox.supervisor.state import SUPERVISED
 from sandbox.tests.helpers import spec
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -14,7 +15,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 async def started(owner, command="echo hi; sleep 30") -> Run:
     run = await runs.start_run(spec(owner, command))
-    while not following.LIVE[str(run.id)].panes[0].text:
+    while not SUPERVISED.runs[str(run.id)].panes[0].text:
         await asyncio.sleep(0.05)
     return run
 

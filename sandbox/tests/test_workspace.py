@@ -17,6 +17,7 @@ from django.utils import timezone
 from sandbox import engine
 from sandbox.models import Workspace
 from sandbox.supervisor import playgrounds, reaper, workspaces
+from sandbox.supervisor.state import SUPERVISED
 from sandbox.tests.test_terminal import Screen
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -58,7 +59,7 @@ async def read_back(user, command: str, needle: str) -> Screen:
 
 async def test_work_survives_the_shell_exiting_and_the_next_terminal_says_so(alice, cleanup):
     await write_and_exit(alice, "mkdir -p /work/proj && echo kept-$((6*7)) > /work/proj/notes")
-    assert alice.pk not in playgrounds.LIVE
+    assert alice.pk not in SUPERVISED.playgrounds
     saved = await Workspace.objects.aget(owner=alice)
     assert saved.bytes > 0 and saved.saved_at and "wrote-9" in saved.scrollback
     assert workspaces.tar_path(alice.pk).exists()
@@ -90,7 +91,7 @@ async def test_a_live_terminal_is_saved_periodically_so_a_lost_container_loses_l
         assert await playgrounds.save_due() == 1
         assert await playgrounds.save_due() == 0  # nothing typed since
     # The container is taken away behind the server's back: the periodic save is what is left.
-    await asyncio.to_thread(engine.remove, playgrounds.LIVE[alice.pk].playground.container_id)
+    await asyncio.to_thread(engine.remove, SUPERVISED.playgrounds[alice.pk].playground.container_id)
     while screen.messages[-1]["type"] != "ended":
         await screen.next()
     await screen.close()
@@ -146,7 +147,7 @@ async def test_work_is_capped_and_the_cap_is_said(alice, cleanup, settings):
     panel = await (await _client(alice)).get("/terminal/workspace/")
     assert "4 MiB까지만" in panel.content.decode()
     await screen.close()
-    await playgrounds.end(playgrounds.LIVE[alice.pk], "test")
+    await playgrounds.end(SUPERVISED.playgrounds[alice.pk], "test")
     saved = await Workspace.objects.aget(owner=alice)
     assert 4 * 2**20 <= saved.bytes <= workspaces.archive_limit()
     # A stored tar over the cap (put there by hand) is refused, kept, and said so.
@@ -162,7 +163,7 @@ async def test_the_memory_limit_leaves_room_for_a_full_work(alice, cleanup, sett
     screen = Screen(alice)
     await screen.open()
     details = await asyncio.to_thread(
-        engine.inspect, playgrounds.LIVE[alice.pk].playground.container_id
+        engine.inspect, SUPERVISED.playgrounds[alice.pk].playground.container_id
     )
     work = details["HostConfig"]["Tmpfs"]["/work"]
     cap = settings.SANDBOX_WORKSPACE_BYTES

@@ -15,6 +15,7 @@ from sandbox.supervisor.reaper import (
     tell_abandoned,
     tell_recovered,
 )
+from sandbox.supervisor.state import SUPERVISED
 
 log = logging.getLogger("sandbox.supervisor")
 
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         recovered = await asyncio.to_thread(recover_after_restart)
         await tell_recovered(recovered)
         await asyncio.to_thread(reap_everywhere, 0)  # before listening: nothing in flight yet
-        reaper = start_background_reaper(settings.SANDBOX_REAP_SECONDS)
+        reaper = start_background_reaper(settings.SANDBOX_REAP_SECONDS, SUPERVISED)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
