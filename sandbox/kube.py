@@ -1,6 +1,6 @@
 """The Kubernetes backend: a namespace of its own for every student, on a real cluster.
 
-Beside `sandbox/engine.py` and with the same role: the only module that imports the Kubernetes
+Beside `sandbox/engine/` and with the same role: the only module that imports the Kubernetes
 client, holding the cluster's admin credentials (settings.KUBERNETES_KUBECONFIG, the file
 `make kubernetes` writes, or an operator's k3s/kubeadm cluster). It runs in the supervisor's
 process kind, never on behalf of a student's text: a student acts with their own short-lived

@@ -181,7 +181,7 @@ def _namespace() -> str:
     return "baeum-" + hashlib.sha256(where.encode()).hexdigest()[:10]
 
 
-# The sandbox: limits for every container a student's input runs in (sandbox/engine.py).
+# The sandbox: limits for every container a student's input runs in (sandbox/engine/profile.py).
 SANDBOX_NAMESPACE = _namespace()
 SANDBOX_REAP_SECONDS = envint("SANDBOX_REAP_SECONDS", 60)
 # Warm containers kept per lab image, waiting for a command (0 turns the pool off).

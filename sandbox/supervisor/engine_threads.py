@@ -8,7 +8,7 @@ thread per call in flight is cheap (a thread's stack is reserved, not used): the
 covers a full server's starts (SANDBOX_MAX_TOTAL, 16 here), a class's terminals opening at once
 (30) and the warm pool filling, with room. The engine itself still serializes container
 creation; what this removes is our own queue in front of it. The Docker client keeps as many
-connections (sandbox/engine.py), so no call waits for a connection either.
+connections (sandbox/engine/client.py), so no call waits for a connection either.
 """
 
 from __future__ import annotations
