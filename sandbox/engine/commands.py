@@ -26,14 +26,9 @@ def exec_in(container_id: str, command: str, timeout: int) -> ExecResult:
     """Run a command in a running sandbox (as its user, inside its limits), with a time limit
     enforced inside the container, so a hung check cannot hang the caller."""
     with call() as client:
-        created = client.api.exec_create(
-            container_id,
-            ["timeout", str(timeout), "sh", "-c", command],
-            user=USER,
-            workdir=WORKDIR,
-        )
-        output = client.api.exec_start(created["Id"])
-        code = client.api.exec_inspect(created["Id"])["ExitCode"]
+        exec_id = _create(client, container_id, ["sh", "-c", command], timeout)
+        output = client.api.exec_start(exec_id)
+        code = client.api.exec_inspect(exec_id)["ExitCode"]
         return ExecResult(code, output.decode(errors="replace"))
 
 
@@ -54,18 +49,11 @@ def exec_output(container_id: str, argv: list[str], limit: int, timeout: int = 6
     half-written tar is never mistaken for a whole one. `timeout` is enforced inside the
     container (coreutils `timeout`), so a hung command cannot hang the caller."""
     with call() as client:
-        created = client.api.exec_create(
-            container_id,
-            ["timeout", str(timeout), *argv],
-            user=USER,
-            workdir=WORKDIR,
-            stdout=True,
-            stderr=True,
-        )
+        exec_id = _create(client, container_id, argv, timeout, stdout=True, stderr=True)
         out: list[bytes] = []
         err: list[bytes] = []
         size = 0
-        for stdout, stderr in client.api.exec_start(created["Id"], stream=True, demux=True):
+        for stdout, stderr in client.api.exec_start(exec_id, stream=True, demux=True):
             if stderr and sum(map(len, err)) < 4096:
                 err.append(stderr)
             if stdout:
@@ -73,7 +61,7 @@ def exec_output(container_id: str, argv: list[str], limit: int, timeout: int = 6
                 if size > limit:
                     raise OutputTooLarge(limit)
                 out.append(stdout)
-        code = _exec_exit_code(client, created["Id"])
+        code = _exec_exit_code(client, exec_id)
         if code != 0:
             message = b"".join(err).decode(errors="replace").strip()
             raise EngineError(f"{argv[0]} exited {code}: {message}"[:500])
@@ -87,16 +75,8 @@ def exec_input(container_id: str, argv: list[str], data: bytes, timeout: int = 6
     Returns its exit code and output (stdout and stderr together, decoded). The write half of
     the exec's socket is shut after `data`, which is how the command sees end of file."""
     with call() as client:
-        created = client.api.exec_create(
-            container_id,
-            ["timeout", str(timeout), *argv],
-            user=USER,
-            workdir=WORKDIR,
-            stdin=True,
-            stdout=True,
-            stderr=True,
-        )
-        sock = client.api.exec_start(created["Id"], socket=True)
+        exec_id = _create(client, container_id, argv, timeout, stdin=True, stdout=True, stderr=True)
+        sock = client.api.exec_start(exec_id, socket=True)
         raw = getattr(sock, "_sock", sock)
         try:
             raw.sendall(data)
@@ -104,7 +84,16 @@ def exec_input(container_id: str, argv: list[str], data: bytes, timeout: int = 6
             output = b"".join(chunk for _stream, chunk in frames_iter(sock, tty=False))
         finally:
             sock.close()
-        return ExecResult(_exec_exit_code(client, created["Id"]), output.decode(errors="replace"))
+        return ExecResult(_exec_exit_code(client, exec_id), output.decode(errors="replace"))
+
+
+def _create(
+    client: docker.DockerClient, container_id: str, argv: list[str], timeout: int, **streams: bool
+) -> str:
+    """An exec as the sandbox's user, in /work, under coreutils `timeout` (enforced inside the
+    container, so a hung command cannot hang the caller); its id."""
+    argv = ["timeout", str(timeout), *argv]
+    return client.api.exec_create(container_id, argv, user=USER, workdir=WORKDIR, **streams)["Id"]
 
 
 def _exec_exit_code(client: docker.DockerClient, exec_id: str) -> int | None:
