@@ -19,6 +19,9 @@ pytestmark = [pytest.mark.docker]
 SLUG = "docker-01-what-is-a-container"
 LESSON = f"/lessons/{SLUG}/"
 EXERCISE = "my-hostname"  # editable: each student gives it a command of their own
+# How long the run ahead holds the one slot: longer than a loaded machine takes to sign a student
+# up and reach the cancel button (4 s was not, in a rehearsal: the press had started already).
+AHEAD_SECONDS = 12
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +80,12 @@ def test_cancel_from_the_keyboard_leaves_the_queue(page, full_server):
     base = full_server.url
 
     async def one_ahead():
-        kim, first = await _press(base, "kim2", "sleep 4; echo kim")
+        kim, first = await _press(base, "kim2", f"sleep {AHEAD_SECONDS}; echo kim")
         await kim.close()
         return first
 
     assert run_apart(one_ahead).run_id
+    ahead_since = time.monotonic()
     sign_up(page, base, "choi", LESSON)
     exercise = page.locator("#exercise-my-hostname")
     exercise.locator("textarea").fill("echo choi-never")
@@ -91,7 +95,8 @@ def test_cancel_from_the_keyboard_leaves_the_queue(page, full_server):
     cancel.focus()
     page.keyboard.press("Enter")
     exercise.get_by_role("status").filter(has_text="대기를 취소했어요").wait_for(timeout=10000)
-    time.sleep(5)  # kim's run has ended: a cancelled press never runs
+    # Once kim's run has ended (and its slot freed), a cancelled press still never runs.
+    time.sleep(max(0.0, AHEAD_SECONDS + 3 - (time.monotonic() - ahead_since)))
     assert "choi-never" not in exercise.inner_text()
 
 
