@@ -25,6 +25,9 @@ from sandbox.lab_images import LAB_IMAGES
 
 BUSYBOX_BASED = "baeum/lab"  # the one built around the host's busybox
 HOST_BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
+# The docker CLI a terminal talks to its gate with (sandbox/supervisor/docker_gate.py): Debian's
+# docker.io client, with the C library it links (copied as `ldd` lists them).
+HOST_DOCKER_CLI = Path("/usr/bin/docker")
 INSTALL_HINT = "`bash scripts/prepare-machine.sh`가 Debian 13의 busybox-static을 설치해요."
 
 
@@ -91,6 +94,8 @@ def fingerprint(tag: str) -> str:
         digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
     if tag == BUSYBOX_BASED:
         digest.update(host_busybox().read_bytes())
+        for path in _docker_cli_files():
+            digest.update(str(path).encode() + b"\0" + path.read_bytes())
     else:
         digest.update(fingerprint(BUSYBOX_BASED).encode())
     return digest.hexdigest()[:16]
@@ -114,8 +119,24 @@ def build(tag: str) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(busybox, target)
         target.chmod(0o755)
+        for path in _docker_cli_files():
+            copied = Path(context) / "rootfs" / path.relative_to("/")
+            copied.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, copied)
         engine.build_image(tag, context, buildargs, labels)
     return f"scratch, {busybox_version(busybox)}"
+
+
+def _docker_cli_files() -> list[Path]:
+    """The host's docker CLI and the shared libraries it loads (none for a static build); none
+    at all on a host without it (the terminals then have no docker command)."""
+    if not HOST_DOCKER_CLI.is_file():
+        return []
+    listed = subprocess.run(
+        ["ldd", str(HOST_DOCKER_CLI)], capture_output=True, text=True, timeout=10
+    ).stdout
+    libraries = {Path(word) for word in listed.split() if word.startswith("/")}
+    return [HOST_DOCKER_CLI, *sorted(path for path in libraries if path.is_file())]
 
 
 def busybox_version(busybox: Path) -> str:

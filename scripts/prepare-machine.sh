@@ -31,6 +31,8 @@ PINS
 fi
 { dpkg -s busybox-static && busybox wget --help 2>&1 | grep -q -- "-T SEC"; } >/dev/null 2>&1 || missing+=(busybox-static)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Korean in the browser tests' screenshots (Chromium's recommended fonts have no Hangul).
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
 # The scaled-out mode (CI's second pass, `make test-scaled`): Redis, PostgreSQL, nginx.
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)

@@ -227,6 +227,11 @@ KUBERNETES_KUBECONFIG = os.environ.get(
 KUBERNETES_TERMINAL_IMAGE = os.environ.get("KUBERNETES_TERMINAL_IMAGE", "baeum/kubectl")
 SANDBOX_TERMINAL_KUBECTL = os.environ.get("SANDBOX_TERMINAL_KUBECTL", "1") != "0"
 SANDBOX_KUBE_SUBNETS = os.environ.get("SANDBOX_KUBE_SUBNETS", "10.150.0.0/16")
+# The docker CLI in every terminal, through a gate of its own (sandbox/supervisor/docker_gate.py):
+# its socket lives in a folder per playground under SANDBOX_DOCKER_GATE_DIR, on the supervisor's
+# host.
+SANDBOX_TERMINAL_DOCKER = os.environ.get("SANDBOX_TERMINAL_DOCKER", "1") != "0"
+SANDBOX_DOCKER_GATE_DIR = os.environ.get("SANDBOX_DOCKER_GATE_DIR", "/run/baeum/docker-gates")
 # A student's namespace (and their pods) is deleted after this long without a terminal open.
 SANDBOX_KUBE_IDLE_SECONDS = envint("SANDBOX_KUBE_IDLE_SECONDS", 2 * 3600)
 DOCKER_TIMEOUT_SECONDS = envint("DOCKER_TIMEOUT_SECONDS", 15)

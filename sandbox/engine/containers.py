@@ -21,6 +21,7 @@ from sandbox.engine.profile import (
     RUN_LABEL,
     SANDBOX_LABEL,
     VOLUME_OPTIONS,
+    gate_mount,
     hardening,
     label_filter,
     object_labels,
@@ -46,6 +47,8 @@ class ContainerSpec:
     environment: tuple[tuple[str, str], ...] = ()
     # A terminal's persistent /work: the tmpfs's size in bytes (see hardening).
     workspace_bytes: int | None = None
+    # A terminal's Docker gate: the host folder of its socket (profile.gate_mount).
+    docker_gate: str | None = None
 
 
 def create_container(spec: ContainerSpec) -> str:
@@ -69,7 +72,10 @@ def create_container(spec: ContainerSpec) -> str:
             stdin_open=spec.stdin or spec.tty,
             tty=spec.tty,
             environment=dict(spec.environment),
-            mounts=[docker.types.Mount("/data", spec.volume, type="volume")] if spec.volume else [],
+            mounts=[
+                *([docker.types.Mount("/data", spec.volume, type="volume")] if spec.volume else []),
+                *([gate_mount(spec.docker_gate)] if spec.docker_gate else []),
+            ],
             **endpoint,
             **hardening(spec.memory, spec.network, spec.workspace_bytes),
         )
@@ -209,11 +215,14 @@ class LabelledContainer:
     created: float = 0.0  # seconds since the epoch
 
 
-def labelled_containers(namespace: str | None = None) -> list[LabelledContainer]:
-    """The project's containers: of one namespace (default: this deployment's), or of all ("*")."""
-    label = label_filter(namespace)
+def labelled_containers(
+    namespace: str | None = None, also: str | None = None
+) -> list[LabelledContainer]:
+    """The project's containers: of one namespace (default: this deployment's), or of all ("*");
+    with `also`, only those with that label too (`key=value`)."""
+    labels = [label_filter(namespace), *([also] if also else [])]
     with call() as client:
-        found = client.api.containers(all=True, filters={"label": label})
+        found = client.api.containers(all=True, filters={"label": labels})
         return [
             LabelledContainer(c["Id"], c["Labels"].get(RUN_LABEL, ""), c["State"], c["Created"])
             for c in found

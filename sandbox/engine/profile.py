@@ -87,6 +87,26 @@ def parse_bytes(size: str) -> int:
     return int(text)
 
 
+# A terminal's Docker gate (sandbox/supervisor/docker_gate.py): the folder of its socket is the
+# one thing any container gets from the host, read-only, and only a terminal gets it.
+GATE_MOUNT = "/run/baeum"
+
+
+def gate_mount(folder: str) -> docker.types.Mount:
+    return docker.types.Mount(GATE_MOUNT, folder, type="bind", read_only=True)
+
+
+def student_container(memory: str | None = None) -> tuple[dict, dict]:
+    """The hardening profile in the engine API's own form, for a container a student asks for
+    through the Docker gate: the Config fields and the HostConfig, the same options hardening()
+    gives every other container (no network: the gate's containers get none yet)."""
+    options = hardening(memory)
+    config = {"User": options.pop("user"), "WorkingDir": options.pop("working_dir")}
+    options.pop("network_mode", None)
+    host = docker.types.HostConfig(version="1.41", network_mode="none", **options)
+    return config, dict(host)
+
+
 def service_confinement(memory: str, cpus: float) -> dict:
     """The hardening profile's share that the swarm service API accepts (API 1.41), as keyword
     arguments of the SDK's ContainerSpec ("container"), Resources ("resources") and the task's

@@ -34,7 +34,7 @@ from sandbox import engine, hooks, kube
 from sandbox.api import workspaces as api_workspaces
 from sandbox.api.playgrounds import MAX_INPUT_CHARS, NoPlayground, TooMuchInput, group_name
 from sandbox.models import Playground, Workspace
-from sandbox.supervisor import kube_gate, workspaces
+from sandbox.supervisor import docker_gate, kube_gate, workspaces
 from sandbox.supervisor.pipe import OutputPipe
 from sandbox.supervisor.state import SUPERVISED
 
@@ -167,6 +167,16 @@ async def _start(owner_id: int) -> LivePlayground:
         else:
             image, network = settings.KUBERNETES_TERMINAL_IMAGE, gate.network
             environment = ENVIRONMENT + kube_gate.ENVIRONMENT
+    gate_folder = None
+    if docker_gate.available():
+        try:
+            docker = await docker_gate.open_gate(owner_id, run_id(playground))
+        except Exception as error:  # a terminal all the same, without the docker CLI
+            log.warning("playground %s: no docker gate (%s)", playground.id, error)
+        else:
+            SUPERVISED.docker_gates[owner_id] = docker
+            environment = environment + docker_gate.ENVIRONMENT
+            gate_folder = str(docker_gate.folder(run_id(playground)))
     spec = engine.ContainerSpec(
         image,
         SHELL,
@@ -175,10 +185,12 @@ async def _start(owner_id: int) -> LivePlayground:
         environment=environment,
         workspace_bytes=api_workspaces.cap(),
         network=network,
+        docker_gate=gate_folder,
     )
     try:
         container_id = await asyncio.to_thread(engine.create_container, spec)
     except Exception:
+        await _close_docker_gate(playground)
         await asyncio.to_thread(kube_gate.close_gate, run_id(playground))
         raise
     playground.container_id = container_id
@@ -271,6 +283,12 @@ async def _adopt(adopted: Adopted) -> LivePlayground | None:
             log.warning("playground %s: could not reattach (%s)", playground.id, error)
         else:
             live = LivePlayground(playground, stream)
+            if docker_gate.available():  # its socket again, in the folder the container mounts
+                with suppress(Exception):
+                    docker = await docker_gate.open_gate(
+                        playground.owner_id, run_id(playground), fresh=False
+                    )
+                    SUPERVISED.docker_gates[playground.owner_id] = docker
             live.restored.set()  # the same container: its /work never went
             live.remember(f"\r\n{READOPTED_NOTE}\r\n")
             SUPERVISED.playgrounds[playground.owner_id] = live
@@ -468,8 +486,18 @@ async def _close(playground: Playground, reason: str) -> None:
         await playground.asave(update_fields=["ended_at", "end_reason"])
     except Exception:  # the database away: the container goes all the same (recover() records)
         log.exception("playground %s: recording its end failed", playground.id)
+    await _close_docker_gate(playground)
     await asyncio.to_thread(_remove, playground)
     await sync_to_async(_tell_dashboards)(playground.owner_id)
+
+
+async def _close_docker_gate(playground: Playground) -> None:
+    """The playground's Docker gate stops answering (what its student made goes with the
+    playground's label, in _remove)."""
+    gate = SUPERVISED.docker_gates.get(playground.owner_id)
+    if gate is not None and gate.run_id == run_id(playground):
+        del SUPERVISED.docker_gates[playground.owner_id]
+        await docker_gate.close_gate(gate)
 
 
 def _remove(playground: Playground) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from sandbox.models import Build
+    from sandbox.supervisor.docker_gate import Gate as DockerGate
     from sandbox.supervisor.labs import Lab
     from sandbox.supervisor.playgrounds import Adopted, LivePlayground
     from sandbox.supervisor.pool import Pool
@@ -42,6 +43,7 @@ class Supervised:
     labs: dict[int, Lab] = field(default_factory=dict)  # by owner
     playgrounds: dict[int, LivePlayground] = field(default_factory=dict)  # by owner
     adopted: dict[int, Adopted] = field(default_factory=dict)  # by owner: found after a restart
+    docker_gates: dict[int, DockerGate] = field(default_factory=dict)  # by owner: a terminal's
     # One set of pools per event loop: their containers are attached from, and handed to, that
     # loop (a process has one; the test suite, a loop per test).
     pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], Pool]] = (

@@ -1,0 +1,548 @@
+"""The real docker CLI in a student's terminal, through a gate to the shared engine.
+
+Each terminal (playground) gets, for its lifetime, a unix socket of its own served by this
+supervisor, in a folder of its own under SANDBOX_DOCKER_GATE_DIR. That folder is the one
+thing mounted from the host into the terminal (read-only, at /run/baeum), and the terminal's
+DOCKER_HOST names it. The socket is the student's identity: whoever talks on it is that
+playground's owner, so the gate needs no secret. The engine's own socket is never reachable from
+a student's container; the gate is the only way to it.
+
+The gate reads every request as HTTP (h11), asks docker_policy whether it is on the allow-list,
+and rebuilds what it forwards:
+- names are the student's own: `web1` is `<deployment>-u<owner>-web1` on the engine, and is shown
+  back as `web1`; a container of anyone else answers exactly as a missing one does;
+- a container is created only through the hardening profile (engine.profile.student_container),
+  labelled with the deployment, the owner and the playground's run label, so it ends with the
+  terminal and the reaper treats a leftover like any other;
+- images come from the shelf (`busybox` …); a pull of anything else says so at once.
+Streams (logs -f, wait) are relayed as they come; an attach or exec upgrades the connection and
+is then relayed both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import h11
+from django.conf import settings
+
+from sandbox import engine
+from sandbox.engine import passthrough
+from sandbox.engine.profile import student_container
+from sandbox.supervisor import docker_policy as policy
+
+log = logging.getLogger(__name__)
+
+OWNER_LABEL = "baeum.owner"
+MOUNT = "/run/baeum"  # where the terminal sees the gate's folder
+ENVIRONMENT = (("DOCKER_HOST", f"unix://{MOUNT}/docker.sock"),)
+MAX_BODY = 1024 * 1024  # a request's JSON body (builds, which send a context, come later)
+# The shelf: what `docker run NAME` and `docker images` offer, by the name a student types, and
+# the local image each is (issue 15: the shelf grows to debian, nginx, redis, python).
+SHELF = {"busybox": "baeum/lab:latest"}
+SHOWN = {local: name for name, local in SHELF.items()}
+HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"upgrade"}
+
+
+def available() -> bool:
+    return bool(settings.SANDBOX_TERMINAL_DOCKER)
+
+
+def folder(run_id: str) -> Path:
+    """The playground's gate folder: named by a digest of the deployment and the playground, as
+    a unix socket's whole path must fit in 107 bytes."""
+    digest = hashlib.sha256(f"{settings.SANDBOX_NAMESPACE}/{run_id}".encode()).hexdigest()
+    return Path(settings.SANDBOX_DOCKER_GATE_DIR) / digest[:20]
+
+
+@dataclass
+class Gate:
+    """One playground's gate: its socket's server and what its student made through it."""
+
+    owner_id: int
+    run_id: str
+    server: asyncio.AbstractServer | None = None
+    execs: set[str] = field(default_factory=set)  # exec instances made through this gate
+    connections: set[asyncio.Task] = field(default_factory=set)  # the CLI's, being served
+
+    @property
+    def prefix(self) -> str:
+        return f"{settings.SANDBOX_NAMESPACE}-u{self.owner_id}-"
+
+    def labels(self) -> dict[str, str]:
+        return {
+            engine.SANDBOX_LABEL: settings.SANDBOX_NAMESPACE,
+            engine.RUN_LABEL: self.run_id,
+            OWNER_LABEL: str(self.owner_id),
+        }
+
+
+async def open_gate(owner_id: int, run_id: str, fresh: bool = True) -> Gate:
+    """Serve a playground's socket; the terminal mounts its folder. `fresh`: the folder made
+    anew (a new terminal); else kept, the socket alone made again (a terminal re-adopted after
+    a restart still mounts that very folder)."""
+    where = folder(run_id)
+    await asyncio.to_thread(_fresh_folder if fresh else _same_folder, where)
+    gate = Gate(owner_id, run_id)
+    gate.server = await asyncio.start_unix_server(
+        lambda reader, writer: _serve(gate, reader, writer), path=str(where / "docker.sock")
+    )
+    # The terminal's user (uid 1000) must be able to connect; nobody else can see the folder's
+    # socket, which is mounted into that one terminal only.
+    os.chmod(where / "docker.sock", 0o666)
+    return gate
+
+
+def _fresh_folder(where: Path) -> None:
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True, mode=0o755)
+
+
+def _same_folder(where: Path) -> None:
+    where.mkdir(parents=True, mode=0o755, exist_ok=True)
+    (where / "docker.sock").unlink(missing_ok=True)
+
+
+async def close_gate(gate: Gate) -> None:
+    """Stop answering: no new connection, and the open ones (a `logs -f`, an attach) cut."""
+    if gate.server is not None:
+        gate.server.close()
+    for task in list(gate.connections):
+        task.cancel()
+    if gate.connections:
+        await asyncio.wait(list(gate.connections), timeout=5)
+    if gate.server is not None:
+        with suppress(Exception):
+            await asyncio.wait_for(gate.server.wait_closed(), 5)
+    await asyncio.to_thread(shutil.rmtree, folder(gate.run_id), True)
+
+
+# --- One connection of the CLI ------------------------------------------------------------
+
+
+async def _serve(gate: Gate, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    client = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+    if (task := asyncio.current_task()) is not None:
+        gate.connections.add(task)
+        task.add_done_callback(gate.connections.discard)
+    try:
+        while True:
+            request = await _read_request(client, reader)
+            if request is None:
+                return
+            upgraded = await _answer(gate, client, writer, reader, *request)
+            if upgraded or client.our_state is h11.MUST_CLOSE:
+                return
+            client.start_next_cycle()
+    except (h11.ProtocolError, ConnectionError, asyncio.IncompleteReadError) as error:
+        log.info("docker gate of %s: connection ended (%s)", gate.run_id, error)
+    except Exception:
+        log.exception("docker gate of %s: a request failed", gate.run_id)
+    finally:
+        writer.close()
+
+
+async def _read_request(
+    client: h11.Connection, reader: asyncio.StreamReader
+) -> tuple[h11.Request, bytes] | None:
+    head: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = client.next_event()
+        if event is h11.NEED_DATA:
+            data = await reader.read(65536)
+            client.receive_data(data)
+            if not data and head is None:
+                return None
+            continue
+        if isinstance(event, h11.ConnectionClosed):
+            return None
+        if isinstance(event, h11.Request):
+            head = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > MAX_BODY:
+                raise h11.ProtocolError("body too large")
+        elif isinstance(event, h11.EndOfMessage) and head is not None:
+            return head, bytes(body)
+
+
+async def _answer(
+    gate: Gate,
+    client: h11.Connection,
+    writer: asyncio.StreamWriter,
+    reader: asyncio.StreamReader,
+    request: h11.Request,
+    body: bytes,
+) -> bool:
+    """Answer one request; True when the connection was upgraded (and is over)."""
+    target = urlsplit(request.target.decode("latin-1"))
+    method = request.method.decode()
+    try:
+        found = policy.route(method, target.path)
+        forward = await _forwarded(gate, found, method, target.path, target.query, body)
+    except policy.Refused as refused:
+        await _send_json(client, writer, refused.status, {"message": f"배움: {refused}"})
+        return False
+    except engine.EngineUnavailable:
+        message = "배움: 도커 엔진에 연결할 수 없어요. 잠시 후 다시 해 보세요."
+        await _send_json(client, writer, 503, {"message": message})
+        return False
+    if isinstance(forward, Answer):
+        await _send_json(client, writer, forward.status, forward.body)
+        return False
+    upgrade = any(name.lower() == b"upgrade" for name, _ in request.headers)
+    return await _relay(gate, client, writer, reader, found, forward, upgrade)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the gate answers itself (a refusal with the engine's own words, a summary)."""
+
+    status: int
+    body: object
+
+
+@dataclass(frozen=True)
+class Forward:
+    method: str
+    path: str  # with the query
+    body: bytes = b""
+
+
+def _no_such_container(ref: str) -> Answer:
+    return Answer(404, {"message": f"No such container: {ref}"})
+
+
+async def _forwarded(
+    gate: Gate, found: policy.Route, method: str, path: str, query: str, body: bytes
+) -> Forward | Answer:
+    """The request as the engine gets it, or the gate's own answer."""
+    version = f"/v{found.version}" if found.version else ""
+    if found.name in {"ping", "version"}:
+        return Forward(method, path)
+    if found.name == "images.pull":
+        wanted = (parse_qs(query).get("fromImage") or [""])[0]
+        if wanted.removesuffix(":latest") in SHELF:
+            return Answer(200, {"status": f"{wanted}: 이 서버의 선반에 이미 있어요"})
+        shelf = ", ".join(sorted(SHELF))
+        message = (
+            f"배움: 이미지 {wanted}은(는) 이 서버의 선반에 없어요 "
+            f"(인터넷에 나가지 않아요). 있는 것: {shelf}"
+        )
+        return Answer(404, {"message": message})
+    if found.name == "missing":
+        return Answer(404, {"message": f"No such object: {found.ref}"})
+    if found.name == "images.inspect":
+        local = _shelf_image(found.ref)
+        if local is None:
+            return Answer(404, {"message": f"No such image: {found.ref}"})
+        return Forward(method, f"{version}/images/{local}/json")
+    if found.name == "info":
+        return Answer(200, await _info(gate))
+    if found.name == "containers.list":
+        params = parse_qs(query)
+        filters = json.loads(params.pop("filters", ["{}"])[0] or "{}")
+        filters["label"] = [*filters.get("label", []), *_label_filters(gate)]
+        params["filters"] = [json.dumps(filters)]
+        return Forward(method, f"{version}/containers/json?{urlencode(params, doseq=True)}")
+    if found.name == "images.list":
+        return Forward(method, f"{version}/images/json")
+    if found.name == "containers.create":
+        return await _create(gate, version, query, body)
+    if found.name.startswith("exec.") and found.name != "exec.create":
+        if found.exec_id not in gate.execs:
+            return Answer(404, {"message": f"No such exec instance: {found.exec_id}"})
+        return Forward(method, f"{path}?{query}", body)  # its own: as asked
+    container = await _own_container(gate, found.ref)
+    if container is None:
+        return _no_such_container(found.ref)
+    rest = path.split(f"/containers/{found.ref}", 1)[1]
+    if found.name == "exec.create":
+        checked = policy.exec_create(json.loads(body or b"{}"))
+        return Forward(
+            method, f"{version}/containers/{container}{rest}", json.dumps(checked).encode()
+        )
+    return Forward(method, f"{version}/containers/{container}{rest}?{query}", body)
+
+
+def _label_filters(gate: Gate) -> list[str]:
+    return [
+        f"{engine.SANDBOX_LABEL}={settings.SANDBOX_NAMESPACE}",
+        f"{OWNER_LABEL}={gate.owner_id}",
+    ]
+
+
+async def _own_container(gate: Gate, ref: str) -> str | None:
+    """The engine id of the student's container named `ref` (their name, or an id), or None for
+    anything else: another student's and a missing one look the same."""
+    for candidate in (gate.prefix + ref, ref):
+        try:
+            info = await asyncio.to_thread(engine.inspect, candidate)
+        except engine.EngineError:
+            continue
+        labels = info.get("Config", {}).get("Labels") or {}
+        if labels.get(OWNER_LABEL) == str(gate.owner_id) and (
+            labels.get(engine.SANDBOX_LABEL) == settings.SANDBOX_NAMESPACE
+        ):
+            return str(info["Id"])
+    return None
+
+
+def _shelf_image(name: str) -> str | None:
+    """The local image a student's image name stands for: the shelf's (`busybox`,
+    `busybox:latest`), or None."""
+    return SHELF.get(name.removesuffix(":latest"))
+
+
+async def _create(gate: Gate, version: str, query: str, body: bytes) -> Forward | Answer:
+    asked = json.loads(body or b"{}")
+    image = _shelf_image(str(asked.get("Image", "")))
+    if image is None:
+        return Answer(404, {"message": f"No such image: {asked.get('Image', '')}"})
+    params = parse_qs(query)
+    name = (params.get("name") or [""])[0]
+    if name and not policy.NAME.match(name):
+        raise policy.Refused(f"컨테이너 이름 {name}은(는) 쓸 수 없어요 (영문자·숫자·_.- 로).", 400)
+    made = policy.container_create(asked, image, student_container(), gate.labels())
+    target = f"{version}/containers/create"
+    if name:
+        target += f"?name={gate.prefix}{name}"
+    return Forward("POST", target, json.dumps(made).encode())
+
+
+async def _info(gate: Gate) -> dict:
+    """A summary of the student's own corner, never the shared engine's whole picture."""
+    mine = await asyncio.to_thread(
+        engine.labelled_containers, None, f"{OWNER_LABEL}={gate.owner_id}"
+    )
+    return {
+        "ID": "baeum",
+        "Name": "baeum",
+        "Containers": len(mine),
+        "ContainersRunning": sum(c.status == "running" for c in mine),
+        "ContainersPaused": 0,
+        "ContainersStopped": sum(c.status != "running" for c in mine),
+        "Images": len(SHELF),
+        "OperatingSystem": "배움 실습 서버 (공유 Docker Engine, 학생마다 자기 것만 보여요)",
+        "OSType": "linux",
+        "Architecture": "x86_64",
+        "ServerVersion": "20.10",
+        "Driver": "overlay2",
+        "SecurityOptions": ["name=no-new-privileges", "name=rootless-user-1000"],
+        "Warnings": [],
+    }
+
+
+# --- To the engine and back ---------------------------------------------------------------
+
+
+async def _relay(
+    gate: Gate,
+    client: h11.Connection,
+    writer: asyncio.StreamWriter,
+    reader: asyncio.StreamReader,
+    found: policy.Route,
+    forward: Forward,
+    upgrade: bool,
+) -> bool:
+    engine_reader, engine_writer = await passthrough.open_api()
+    try:
+        headers = [("Host", "docker"), ("Content-Length", str(len(forward.body)))]
+        if forward.body:
+            headers.append(("Content-Type", "application/json"))
+        headers += (
+            [("Connection", "Upgrade"), ("Upgrade", "tcp")]
+            if upgrade
+            else [("Connection", "close")]
+        )
+        upstream = h11.Connection(h11.CLIENT)
+        engine_writer.write(
+            upstream.send(h11.Request(method=forward.method, target=forward.path, headers=headers))
+        )
+        engine_writer.write(upstream.send(h11.Data(data=forward.body)) if forward.body else b"")
+        engine_writer.write(upstream.send(h11.EndOfMessage()))
+        await engine_writer.drain()
+        response = await _next(upstream, engine_reader)
+        if isinstance(response, h11.InformationalResponse) and response.status_code == 101:
+            writer.write(
+                client.send(
+                    h11.InformationalResponse(
+                        status_code=101, headers=[("Connection", "Upgrade"), ("Upgrade", "tcp")]
+                    )
+                )
+            )
+            await writer.drain()
+            await _pipe_both(
+                reader,
+                writer,
+                client.trailing_data[0],
+                engine_reader,
+                engine_writer,
+                upstream.trailing_data[0],
+            )
+            return True
+        assert isinstance(response, h11.Response)
+        if found.name in REWRITTEN or response.status_code >= 400:
+            body = await _whole_body(upstream, engine_reader)
+            if response.status_code >= 400:
+                # The engine's words, with the student's own names (never the engine's).
+                data = body.replace(gate.prefix.encode(), b"")
+                rewritten: object = None
+            else:
+                rewritten = REWRITTEN[found.name](gate, json.loads(body)) if body else None
+                data = json.dumps(rewritten).encode() if body else b""
+            if found.name == "exec.create" and isinstance(rewritten, dict):
+                gate.execs.add(str(rewritten["Id"]))
+            writer.write(
+                client.send(
+                    h11.Response(
+                        status_code=response.status_code,
+                        headers=[*_kept(response.headers), (b"content-length", b"%d" % len(data))],
+                    )
+                )
+            )
+            writer.write(client.send(h11.Data(data=data)) if data else b"")
+            writer.write(client.send(h11.EndOfMessage()))
+            await writer.drain()
+            return False
+        writer.write(
+            client.send(
+                h11.Response(status_code=response.status_code, headers=_kept(response.headers))
+            )
+        )
+        while True:
+            event = await _next(upstream, engine_reader)
+            if isinstance(event, h11.Data):
+                writer.write(client.send(h11.Data(data=event.data)))
+                await writer.drain()
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                writer.write(client.send(h11.EndOfMessage()))
+                await writer.drain()
+                return False
+    finally:
+        engine_writer.close()
+
+
+async def _next(connection: h11.Connection, reader: asyncio.StreamReader):
+    while True:
+        event = connection.next_event()
+        if event is h11.NEED_DATA:
+            connection.receive_data(await reader.read(65536))
+            continue
+        return event
+
+
+async def _whole_body(connection: h11.Connection, reader: asyncio.StreamReader) -> bytes:
+    body = bytearray()
+    while True:
+        event = await _next(connection, reader)
+        if isinstance(event, h11.Data):
+            body += event.data
+        elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+            return bytes(body)
+
+
+def _kept(headers) -> list[tuple[bytes, bytes]]:
+    return [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP]
+
+
+async def _pipe_both(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    client_early: bytes,
+    engine_reader: asyncio.StreamReader,
+    engine_writer: asyncio.StreamWriter,
+    engine_early: bytes,
+) -> None:
+    """An upgraded attach or exec: bytes both ways until either side ends."""
+    if engine_early:
+        writer.write(engine_early)
+    if client_early:
+        engine_writer.write(client_early)
+
+    async def pump(
+        source: asyncio.StreamReader, sink: asyncio.StreamWriter, half_close: bool
+    ) -> None:
+        with suppress(ConnectionError, OSError):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            if half_close and sink.can_write_eof():
+                sink.write_eof()
+
+    to_engine = asyncio.ensure_future(pump(reader, engine_writer, True))
+    try:
+        await pump(engine_reader, writer, False)
+    finally:
+        to_engine.cancel()
+        with suppress(asyncio.CancelledError):
+            await to_engine
+
+
+async def _send_json(
+    client: h11.Connection, writer: asyncio.StreamWriter, status: int, body: object
+) -> None:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    writer.write(client.send(h11.Response(status_code=status, headers=headers)))
+    writer.write(client.send(h11.Data(data=data)))
+    writer.write(client.send(h11.EndOfMessage()))
+    await writer.drain()
+
+
+# --- What the student sees of the engine's answers ----------------------------------------
+
+
+def _shown_name(gate: Gate, name: str) -> str:
+    return "/" + name.lstrip("/").removeprefix(gate.prefix)
+
+
+def _shown_image(image: str) -> str:
+    return SHOWN.get(image, image)
+
+
+def _list(gate: Gate, containers: list) -> list:
+    for container in containers:
+        container["Names"] = [_shown_name(gate, name) for name in container.get("Names") or []]
+        container["Image"] = _shown_image(container.get("Image", ""))
+    return containers
+
+
+def _inspected(gate: Gate, container: dict) -> dict:
+    container["Name"] = _shown_name(gate, container.get("Name", ""))
+    if config := container.get("Config"):
+        config["Image"] = _shown_image(config.get("Image", ""))
+    return container
+
+
+def _images(gate: Gate, images: list) -> list:
+    shelf = []
+    for image in images:
+        tags = [SHOWN[tag] + ":latest" for tag in image.get("RepoTags") or [] if tag in SHOWN]
+        if tags:
+            shelf.append({**image, "RepoTags": tags, "RepoDigests": []})
+    return shelf
+
+
+def _as_is(gate: Gate, body: object) -> object:
+    return body
+
+
+REWRITTEN: dict[str, Callable[[Gate, Any], object]] = {
+    "containers.list": _list,
+    "containers.inspect": _inspected,
+    "images.list": _images,
+    "exec.create": _as_is,
+}

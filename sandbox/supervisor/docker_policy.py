@@ -1,0 +1,261 @@
+"""What the Docker gate lets through, decided on the request the engine would act on (pure).
+
+The gate (sandbox/supervisor/docker_gate.py) parses each HTTP request of a student's docker CLI
+and asks `route` what it is: an endpoint on the allow-list, at an allowed API version, or a
+refusal. A container's creation is then rebuilt by `container_create`: the student's Config and
+HostConfig are read field by field, anything asked for beyond what the hardening profile allows
+is refused (never silently dropped), and the body sent to the engine is the profile's, with only
+the student's harmless fields (command, environment, TTY, --rm …) carried over.
+
+Refusals read as the CLI's own error lines (`Error response from daemon: …`), in Korean, saying
+what is not allowed here and why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# The API versions the gate speaks: the engine's (Debian's 20.10: 1.41) and the one before it.
+VERSIONS = {"1.40", "1.41"}
+_VERSIONED = re.compile(r"^/v(?P<version>\d+\.\d+)(?P<rest>/.*)$")
+
+# The allow-list: (method, path pattern) → the endpoint's name. `{ref}` is a container's name or
+# id as the student gave it; `{exec}` an exec instance's id.
+ENDPOINTS: dict[tuple[str, str], str] = {
+    ("GET", "/_ping"): "ping",
+    ("HEAD", "/_ping"): "ping",
+    ("GET", "/version"): "version",
+    ("GET", "/info"): "info",
+    ("GET", "/containers/json"): "containers.list",
+    ("POST", "/containers/create"): "containers.create",
+    ("GET", "/containers/{ref}/json"): "containers.inspect",
+    ("GET", "/containers/{ref}/logs"): "containers.logs",
+    ("GET", "/containers/{ref}/top"): "containers.top",
+    ("GET", "/containers/{ref}/stats"): "containers.stats",
+    ("POST", "/containers/{ref}/start"): "containers.start",
+    ("POST", "/containers/{ref}/stop"): "containers.stop",
+    ("POST", "/containers/{ref}/restart"): "containers.restart",
+    ("POST", "/containers/{ref}/kill"): "containers.kill",
+    ("POST", "/containers/{ref}/wait"): "containers.wait",
+    ("POST", "/containers/{ref}/attach"): "containers.attach",
+    ("POST", "/containers/{ref}/resize"): "containers.resize",
+    ("POST", "/containers/{ref}/exec"): "exec.create",
+    ("DELETE", "/containers/{ref}"): "containers.remove",
+    ("POST", "/exec/{exec}/start"): "exec.start",
+    ("POST", "/exec/{exec}/resize"): "exec.resize",
+    ("GET", "/exec/{exec}/json"): "exec.inspect",
+    ("GET", "/images/json"): "images.list",
+    ("GET", "/images/{ref}/json"): "images.inspect",
+    # `docker inspect NAME` tries each kind of object in turn: the kinds the gate has none of
+    # answer as missing, so the CLI goes on to the next (a refusal would stop it).
+    ("GET", "/networks/{ref}"): "missing",
+    ("GET", "/volumes/{ref}"): "missing",
+    ("GET", "/plugins/{ref}/json"): "missing",
+    ("GET", "/nodes/{ref}"): "missing",
+    ("GET", "/services/{ref}"): "missing",
+    ("GET", "/tasks/{ref}"): "missing",
+    ("GET", "/secrets/{ref}"): "missing",
+    ("GET", "/configs/{ref}"): "missing",
+    ("POST", "/images/create"): "images.pull",  # answered by the gate: the shelf or "not here"
+}
+_PATTERNS = [
+    (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), name)
+    for (method, path), name in ENDPOINTS.items()
+]
+
+WHY = "이 서버의 모든 컨테이너는 다른 학생과 서버를 지키는 같은 보안 설정으로만 실행돼요"
+
+
+class Refused(Exception):
+    """A request the gate does not let through; the message is what the CLI prints."""
+
+    def __init__(self, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # the endpoint (ENDPOINTS' value)
+    version: str  # "" for an unversioned path
+    ref: str = ""  # the container named in the path, as the student gave it
+    exec_id: str = ""
+
+
+def route(method: str, path: str) -> Route:
+    """The endpoint a request is for, or Refused: anything off the allow-list, at any version."""
+    version, rest = "", path
+    if match := _VERSIONED.match(path):
+        version, rest = match["version"], match["rest"]
+        if version not in VERSIONS:
+            raise Refused(
+                f"API 버전 {version}은 여기서 쓸 수 없어요 ({', '.join(sorted(VERSIONS))}만 돼요).",
+                400,
+            )
+    for allowed, pattern, name in _PATTERNS:
+        if allowed == method and (found := pattern.match(rest)):
+            groups = found.groupdict()
+            return Route(name, version, groups.get("ref", ""), groups.get("exec", ""))
+    raise Refused(f"`{method} {rest}`는 이 실습 서버에서 쓸 수 없는 명령이에요.")
+
+
+# --- Creating a container -------------------------------------------------------------------
+
+# The options a student may not ask for, by the HostConfig field that carries them, with the flag
+# the CLI spells them as. Any other field that carries a value is refused too (fail closed).
+FLAGS = {
+    "Privileged": "--privileged",
+    "CapAdd": "--cap-add",
+    "Devices": "--device",
+    "DeviceRequests": "--gpus",
+    "DeviceCgroupRules": "--device-cgroup-rule",
+    "Binds": "-v (호스트 경로)",
+    "Mounts": "--mount",
+    "VolumesFrom": "--volumes-from",
+    "Tmpfs": "--tmpfs",
+    "PortBindings": "-p",
+    "PublishAllPorts": "-P",
+    "PidMode": "--pid",
+    "IpcMode": "--ipc",
+    "UTSMode": "--uts",
+    "UsernsMode": "--userns",
+    "CgroupnsMode": "--cgroupns",
+    "Cgroup": "--cgroup",
+    "CgroupParent": "--cgroup-parent",
+    "SecurityOpt": "--security-opt",
+    "Runtime": "--runtime",
+    "Sysctls": "--sysctl",
+    "OomKillDisable": "--oom-kill-disable",
+    "Links": "--link",
+    "GroupAdd": "--group-add",
+    "LogConfig": "--log-driver",
+    "ShmSize": "--shm-size",
+    "Ulimits": "--ulimit",
+    "MaskedPaths": "--security-opt systempaths",
+    "ReadonlyPaths": "--security-opt systempaths",
+    "VolumeDriver": "--volume-driver",
+    "Isolation": "--isolation",
+    "NetworkMode": "--network",
+    "ExtraHosts": "--add-host",
+    "Dns": "--dns",
+    "DnsOptions": "--dns-option",
+    "DnsSearch": "--dns-search",
+    "OomScoreAdj": "--oom-score-adj",
+    "BlkioWeight": "--blkio-weight",
+    "CpusetCpus": "--cpuset-cpus",
+    "CpusetMems": "--cpuset-mems",
+    "CpuPeriod": "--cpu-period",
+    "CpuQuota": "--cpu-quota",
+    "KernelMemory": "--kernel-memory",
+    "MemoryReservation": "--memory-reservation",
+}
+# HostConfig fields the student may set, carried over as they are (or checked below).
+CARRIED = {"AutoRemove", "Init", "ConsoleSize", "ReadonlyRootfs"}  # the last: ours is on
+# Values a CLI sends for an option nobody asked for.
+UNSET: tuple[object, ...] = (
+    None,
+    "",
+    0,
+    False,
+    [],
+    {},
+    "default",
+    "private",
+    "host-default",
+    [0, 0],
+)
+# Config fields carried over from the student's request; the rest of Config is the profile's.
+CONFIG_FIELDS = (
+    "Cmd",
+    "Entrypoint",
+    "Env",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "Hostname",
+    "WorkingDir",
+    "Labels",
+    "StopSignal",
+    "StopTimeout",
+    "Healthcheck",
+    "ExposedPorts",
+)
+NON_ROOT = {"", "1000", "1000:1000"}
+NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")  # as the engine takes a name
+
+
+def _asked(value: object) -> bool:
+    """Whether a field carries a choice (the CLI sends every field; most say nothing)."""
+    if isinstance(value, dict):
+        return any(_asked(inner) for inner in value.values())
+    return not any(value == unset and type(value) is type(unset) for unset in UNSET)
+
+
+def _refuse_flag(flag: str) -> Refused:
+    return Refused(f"{flag}는 여기서 쓸 수 없어요: {WHY}.")
+
+
+def container_create(
+    body: dict, image: str, profile: tuple[dict, dict], labels: dict[str, str]
+) -> dict:
+    """The body the engine gets for the student's `POST /containers/create`: `image` (the shelf's
+    or the student's own, resolved by the gate), the profile's Config and HostConfig (`profile`,
+    engine.profile.student_container), the student's harmless fields, `labels` over theirs."""
+    host = body.get("HostConfig") or {}
+    for field, value in host.items():
+        if field in CARRIED or not _asked(value):
+            continue
+        if field == "MemorySwappiness" and value == -1:
+            continue  # the CLI's "unset"
+        if field == "NetworkMode" and value in {"bridge", "none"}:
+            continue  # the CLI's default network: none here, for now
+        if field == "RestartPolicy":
+            if (value or {}).get("Name", "") in {"", "no"}:
+                continue
+            raise _refuse_flag("--restart")
+        if field in {"Memory", "MemorySwap", "NanoCpus", "PidsLimit", "CpuShares"}:
+            raise Refused(f"자원 한도(--memory, --cpus, --pids-limit …)는 바꿀 수 없어요: {WHY}.")
+        raise _refuse_flag(FLAGS.get(field, f"HostConfig.{field}"))
+    networks = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if any(name not in {"bridge", "none"} for name in networks):
+        raise _refuse_flag("--network")
+    if body.get("Volumes"):
+        raise _refuse_flag("-v (익명 볼륨)")
+    if str(body.get("User") or "") not in NON_ROOT:
+        raise Refused(
+            f"--user {body.get('User')}는 여기서 쓸 수 없어요: 컨테이너는 uid 1000으로만 실행돼요."
+        )
+    config, confined = profile
+    made = {"Image": image, **config}
+    for field in CONFIG_FIELDS:
+        if body.get(field) not in (None, ""):
+            made[field] = body[field]
+    made["Labels"] = {**(body.get("Labels") or {}), **labels}
+    made["HostConfig"] = {**confined, **{k: host[k] for k in ("AutoRemove",) if k in host}}
+    return made
+
+
+EXEC_FIELDS = (
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "Tty",
+    "Cmd",
+    "Env",
+    "WorkingDir",
+    "DetachKeys",
+    "ConsoleSize",
+)
+
+
+def exec_create(body: dict) -> dict:
+    """`docker exec`: as the container's own user, never privileged."""
+    if body.get("Privileged"):
+        raise _refuse_flag("--privileged")
+    if str(body.get("User") or "") not in NON_ROOT:
+        raise Refused(f"--user {body.get('User')}는 여기서 쓸 수 없어요: uid 1000으로만 실행돼요.")
+    return {key: body[key] for key in EXEC_FIELDS if key in body}

@@ -1,0 +1,126 @@
+"""The real docker CLI in a student's terminal, through the gate, on the real engine: it works,
+names are each student's own, nobody sees anyone else's, everything goes through the hardening
+profile, what is not allowed is refused in words, and it all ends with the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.conf import settings
+
+from sandbox import engine
+from sandbox.supervisor import docker_gate, playgrounds
+from sandbox.supervisor.state import SUPERVISED
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+async def ended():
+    yield
+    await playgrounds.end_all()
+
+
+async def sh(user, command: str, timeout: int = 60) -> engine.ExecResult:
+    if user.id not in SUPERVISED.playgrounds:
+        live = await playgrounds.open_for(user.id)
+        await asyncio.wait_for(live.restored.wait(), 60)
+    return await playgrounds.run_in(user.id, command, timeout)
+
+
+def mine(user) -> list[engine.LabelledContainer]:
+    return engine.labelled_containers(None, f"{docker_gate.OWNER_LABEL}={user.id}")
+
+
+async def test_the_cli_reaches_the_engine_through_the_gate(alice):
+    version = await sh(alice, "docker version --format '{{.Server.APIVersion}}'")
+    assert version.exit_code == 0 and version.output.strip() == "1.41", version.output
+    ran = await sh(alice, "docker run --rm busybox echo hello from a container")
+    assert ran.exit_code == 0, ran.output
+    assert ran.output.strip() == "hello from a container"
+    # The engine's own socket is not in the terminal: the gate's is the only way.
+    assert (await sh(alice, "test -e /var/run/docker.sock")).exit_code != 0
+    assert (await sh(alice, "echo $DOCKER_HOST")).output.strip() == "unix:///run/baeum/docker.sock"
+
+
+async def test_names_are_each_students_own_and_nobody_sees_anyone_elses(alice, bob):
+    for user in (alice, bob):
+        made = await sh(user, "docker run -d --name web1 busybox sleep 120")
+        assert made.exit_code == 0, made.output  # the same name, no collision
+    names = await sh(alice, "docker ps -a --format '{{.Names}} {{.Image}}'")
+    assert names.output.split("\n")[0] == "web1 busybox", names.output
+    assert len(names.output.strip().splitlines()) == 1
+    bobs = mine(bob)[0].id
+    # Another student's container answers exactly as a missing one does.
+    missing = "0123456789ab" + bobs[12:]
+    for command in ("docker rm -f {}", "docker inspect {}", "docker logs {}", "docker stop {}"):
+        for ref in (bobs, bobs[:12]):
+            tried = await sh(alice, command.format(ref))
+            absent = await sh(alice, command.format(missing[: len(ref)]))
+            assert tried.exit_code == absent.exit_code, tried.output
+            lines = sorted(tried.output.replace(ref, "X").splitlines())  # stdout, stderr: any order
+            assert lines == sorted(absent.output.replace(missing[: len(ref)], "X").splitlines())
+            assert "No such" in tried.output, tried.output
+    assert [c.id for c in mine(bob)] == [bobs]
+    logs = await sh(alice, "docker exec web1 sh -c 'echo inside $(id -u)'")
+    assert logs.exit_code == 0 and logs.output.strip() == "inside 1000", logs.output
+    assert (await sh(alice, "docker rm -f web1")).exit_code == 0
+    assert mine(alice) == [] and len(mine(bob)) == 1
+
+
+async def test_every_container_is_made_through_the_hardening_profile(alice):
+    made = await sh(alice, "docker run -d --name hard busybox sleep 120")
+    assert made.exit_code == 0, made.output
+    info = engine.inspect(mine(alice)[0].id)
+    host = info["HostConfig"]
+    assert host["ReadonlyRootfs"] is True and host["CapDrop"] == ["ALL"]
+    assert host["Privileged"] is False and host["NetworkMode"] == "none"
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["Memory"] == engine.parse_bytes(settings.SANDBOX_MEMORY)
+    assert host["PidsLimit"] == settings.SANDBOX_PIDS and not host["Binds"]
+    assert info["Config"]["User"] == "1000:1000"
+    labels = info["Config"]["Labels"]
+    assert labels[engine.SANDBOX_LABEL] == settings.SANDBOX_NAMESPACE
+    assert labels[docker_gate.OWNER_LABEL] == str(alice.id)
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        ("--privileged", "--privileged"),
+        ("-v /etc:/host-etc", "-v"),
+        ("--user 0", "--user 0"),
+        ("--network host", "--network"),
+        ("--pid host", "--pid"),
+        ("--cap-add SYS_ADMIN", "--cap-add"),
+        ("--device /dev/kmsg", "--device"),
+        ("--security-opt seccomp=unconfined", "--security-opt"),
+        ("-p 8080:80", "-p"),
+        ("--memory 4g", "--memory"),
+    ],
+)
+async def test_what_the_profile_does_not_allow_is_refused_in_words(alice, flags, named):
+    tried = await sh(alice, f"docker run --rm {flags} busybox true")
+    assert tried.exit_code != 0
+    assert "배움:" in tried.output and named in tried.output, tried.output
+    assert mine(alice) == []
+
+
+async def test_the_shelf_and_what_is_off_the_list_say_so_at_once(alice):
+    images = await sh(alice, "docker images --format '{{.Repository}}:{{.Tag}}'")
+    assert images.output.split() == ["busybox:latest"], images.output
+    pulled = await sh(alice, "docker pull nginx:1.27", timeout=20)
+    assert pulled.exit_code != 0 and "선반에 없어요" in pulled.output, pulled.output
+    off = await sh(alice, "docker network ls")
+    assert off.exit_code != 0 and "쓸 수 없는 명령" in off.output, off.output
+    info = await sh(alice, "docker info --format '{{.Containers}} {{.OperatingSystem}}'")
+    assert info.output.startswith("0 배움"), info.output
+
+
+async def test_what_a_student_made_ends_with_their_terminal(alice):
+    assert (await sh(alice, "docker run -d --name keep busybox sleep 300")).exit_code == 0
+    assert len(mine(alice)) == 1
+    await playgrounds.end(SUPERVISED.playgrounds[alice.id], "test")
+    assert mine(alice) == []
+    assert alice.id not in SUPERVISED.docker_gates
