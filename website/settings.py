@@ -232,6 +232,9 @@ SANDBOX_KUBE_SUBNETS = os.environ.get("SANDBOX_KUBE_SUBNETS", "10.150.0.0/16")
 # host.
 SANDBOX_TERMINAL_DOCKER = os.environ.get("SANDBOX_TERMINAL_DOCKER", "1") != "0"
 SANDBOX_DOCKER_GATE_DIR = os.environ.get("SANDBOX_DOCKER_GATE_DIR", "/run/baeum/docker-gates")
+# Containers a student may have through their terminal's docker CLI at once (running or not),
+# each within the hardening profile's memory, CPU and pids limits.
+SANDBOX_DOCKER_MAX_CONTAINERS = envint("SANDBOX_DOCKER_MAX_CONTAINERS", 5)
 # A student's namespace (and their pods) is deleted after this long without a terminal open.
 SANDBOX_KUBE_IDLE_SECONDS = envint("SANDBOX_KUBE_IDLE_SECONDS", 2 * 3600)
 DOCKER_TIMEOUT_SECONDS = envint("DOCKER_TIMEOUT_SECONDS", 15)

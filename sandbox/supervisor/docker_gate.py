@@ -254,7 +254,12 @@ async def _forwarded(
     if found.name == "containers.list":
         params = parse_qs(query)
         filters = json.loads(params.pop("filters", ["{}"])[0] or "{}")
-        filters["label"] = [*filters.get("label", []), *_label_filters(gate)]
+        # The CLI writes filters as {"name": {"web1": true}} (older ones as lists): ours in kind.
+        labels = filters.get("label") or {}
+        if isinstance(labels, list):
+            filters["label"] = [*labels, *_label_filters(gate)]
+        else:
+            filters["label"] = {**labels, **dict.fromkeys(_label_filters(gate), True)}
         params["filters"] = [json.dumps(filters)]
         return Forward(method, f"{version}/containers/json?{urlencode(params, doseq=True)}")
     if found.name == "images.list":
@@ -315,6 +320,16 @@ async def _create(gate: Gate, version: str, query: str, body: bytes) -> Forward 
     name = (params.get("name") or [""])[0]
     if name and not policy.NAME.match(name):
         raise policy.Refused(f"컨테이너 이름 {name}은(는) 쓸 수 없어요 (영문자·숫자·_.- 로).", 400)
+    have = await asyncio.to_thread(
+        engine.labelled_containers, None, f"{OWNER_LABEL}={gate.owner_id}"
+    )
+    if len(have) >= settings.SANDBOX_DOCKER_MAX_CONTAINERS:
+        raise policy.Refused(
+            f"컨테이너는 한 사람에 {settings.SANDBOX_DOCKER_MAX_CONTAINERS}개까지 둘 수 있어요 "
+            f"(지금 {len(have)}개). `docker ps -a`로 보고 `docker rm`으로 지운 다음 "
+            "다시 해 보세요.",
+            409,
+        )
     made = policy.container_create(asked, image, student_container(), gate.labels())
     target = f"{version}/containers/create"
     if name:

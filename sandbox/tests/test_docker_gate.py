@@ -118,6 +118,22 @@ async def test_the_shelf_and_what_is_off_the_list_say_so_at_once(alice):
     assert info.output.startswith("0 배움"), info.output
 
 
+async def test_a_student_has_at_most_a_few_containers_and_is_told_how_to_make_room(alice, settings):
+    settings.SANDBOX_DOCKER_MAX_CONTAINERS = 2
+    for name in ("one", "two"):
+        made = await sh(alice, f"docker run -d --name {name} busybox sh -c 'echo {name}; sleep 60'")
+        assert made.exit_code == 0, made.output
+    over = await sh(alice, "docker run -d --name three busybox sleep 60")
+    assert over.exit_code != 0 and "2개까지" in over.output and "docker rm" in over.output
+    assert len(mine(alice)) == 2
+    assert (await sh(alice, "docker logs one")).output.strip() == "one"
+    assert (await sh(alice, "docker stop -t 1 two")).exit_code == 0
+    status = await sh(alice, "docker ps -a --filter name=two --format '{{.Status}}'")
+    assert status.output.startswith("Exited"), status.output
+    assert (await sh(alice, "docker rm two")).exit_code == 0
+    assert (await sh(alice, "docker run -d --name three busybox sleep 60")).exit_code == 0
+
+
 async def test_what_a_student_made_ends_with_their_terminal(alice):
     assert (await sh(alice, "docker run -d --name keep busybox sleep 300")).exit_code == 0
     assert len(mine(alice)) == 1
