@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from sandbox import engine
-from sandbox.supervisor import docker_gate, playgrounds
+from sandbox.supervisor import docker_gate, playgrounds, reaper
 from sandbox.supervisor.state import SUPERVISED
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -140,3 +140,26 @@ async def test_what_a_student_made_ends_with_their_terminal(alice):
     await playgrounds.end(SUPERVISED.playgrounds[alice.id], "test")
     assert mine(alice) == []
     assert alice.id not in SUPERVISED.docker_gates
+
+
+async def test_a_terminal_readopted_after_a_restart_has_its_gate_and_containers_again(alice):
+    assert (await sh(alice, "docker run -d --name kept busybox sleep 120")).exit_code == 0
+    kept = mine(alice)[0].id
+    # The supervisor dies: its gate stops answering (the folder stays, as a killed process leaves
+    # it), its relays and streams go, nothing is recorded.
+    gate = SUPERVISED.docker_gates.pop(alice.id)
+    assert gate.server is not None
+    gate.server.close()
+    live = SUPERVISED.playgrounds.pop(alice.id)
+    assert live.relay is not None
+    live.relay.cancel()
+    live.stream.close()
+    playgrounds._OPENING.clear()
+    await asyncio.sleep(0.2)
+    # The next one recovers the terminal, and its reap spares what the student made.
+    await asyncio.to_thread(reaper.recover_after_restart)
+    await asyncio.to_thread(reaper.reap_everywhere, 0)
+    assert [c.id for c in mine(alice)] == [kept]
+    await playgrounds.open_for(alice.id)  # the student's next open adopts it
+    names = await sh(alice, "docker ps --format '{{.Names}}'")
+    assert names.exit_code == 0 and names.output.strip() == "kept", names.output
