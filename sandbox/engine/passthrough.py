@@ -8,6 +8,8 @@ import asyncio
 import os
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 from sandbox.engine.client import endpoint
 from sandbox.errors import EngineUnavailable
 
@@ -18,11 +20,13 @@ async def open_api() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A new connection to the current engine's API (unix socket or TCP, as DOCKER_HOST says)."""
     url = endpoint() or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     parts = urlsplit(url)
+    seconds = settings.DOCKER_TIMEOUT_SECONDS
     try:
         if parts.scheme == "unix":
-            return await asyncio.open_unix_connection(parts.path)
+            return await asyncio.wait_for(asyncio.open_unix_connection(parts.path), seconds)
         if parts.scheme in {"tcp", "http"} and parts.hostname:
-            return await asyncio.open_connection(parts.hostname, parts.port or 2375)
-    except OSError as error:
-        raise EngineUnavailable(str(error)) from error
+            opened = asyncio.open_connection(parts.hostname, parts.port or 2375)
+            return await asyncio.wait_for(opened, seconds)
+    except (OSError, TimeoutError) as error:
+        raise EngineUnavailable(str(error) or "the engine did not answer") from error
     raise EngineUnavailable(f"the gate cannot reach an engine at {url}")

@@ -355,7 +355,7 @@ async def _info(gate: Gate) -> dict:
         "Architecture": "x86_64",
         "ServerVersion": "20.10",
         "Driver": "overlay2",
-        "SecurityOptions": ["name=no-new-privileges", "name=rootless-user-1000"],
+        "SecurityOptions": ["name=seccomp,profile=default", "name=no-new-privileges"],
         "Warnings": [],
     }
 

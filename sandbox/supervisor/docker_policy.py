@@ -234,7 +234,9 @@ def container_create(
     for field in CONFIG_FIELDS:
         if body.get(field) not in (None, ""):
             made[field] = body[field]
-    made["Labels"] = {**(body.get("Labels") or {}), **labels}
+    # The project's own labels (baeum.*) are the gate's to give: a student's are dropped.
+    theirs = {k: v for k, v in (body.get("Labels") or {}).items() if not k.startswith("baeum.")}
+    made["Labels"] = {**theirs, **labels}
     made["HostConfig"] = {**confined, **{k: host[k] for k in ("AutoRemove",) if k in host}}
     return made
 

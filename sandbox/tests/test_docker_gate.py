@@ -70,7 +70,10 @@ async def test_names_are_each_students_own_and_nobody_sees_anyone_elses(alice, b
 
 
 async def test_every_container_is_made_through_the_hardening_profile(alice):
-    made = await sh(alice, "docker run -d --name hard busybox sleep 120")
+    # A label of the project's own, asked for by the student, is not theirs to give.
+    made = await sh(
+        alice, "docker run -d --name hard -l baeum.owner=999 -l mine=yes busybox sleep 120"
+    )
     assert made.exit_code == 0, made.output
     info = engine.inspect(mine(alice)[0].id)
     host = info["HostConfig"]
@@ -82,7 +85,7 @@ async def test_every_container_is_made_through_the_hardening_profile(alice):
     assert info["Config"]["User"] == "1000:1000"
     labels = info["Config"]["Labels"]
     assert labels[engine.SANDBOX_LABEL] == settings.SANDBOX_NAMESPACE
-    assert labels[docker_gate.OWNER_LABEL] == str(alice.id)
+    assert labels[docker_gate.OWNER_LABEL] == str(alice.id) and labels["mine"] == "yes"
 
 
 @pytest.mark.parametrize(
