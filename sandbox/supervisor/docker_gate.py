@@ -45,9 +45,19 @@ from sandbox.supervisor import docker_policy as policy
 log = logging.getLogger(__name__)
 
 OWNER_LABEL = "baeum.owner"
+# Set by the gate alone on what a student made through it: a container the platform ran from a
+# student's image carries the image's owner label, but never this one.
+VIA_LABEL = "baeum.via"
+VIA = "docker-gate"
 MOUNT = "/run/baeum"  # where the terminal sees the gate's folder
 ENVIRONMENT = (("DOCKER_HOST", f"unix://{MOUNT}/docker.sock"),)
-MAX_BODY = 1024 * 1024  # a request's JSON body (builds, which send a context, come later)
+MAX_BODY = 64 * 1024  # a request's JSON body (builds, which send a context, come later)
+# One student's CLI at once: connections served, engine calls in flight, exec instances kept, and
+# how long a request may take to arrive (an idle kept-alive connection is closed after it too).
+MAX_CONNECTIONS = 16
+MAX_ENGINE_CALLS = 4
+MAX_EXECS = 64
+REQUEST_SECONDS = 30
 # The shelf: what `docker run NAME` and `docker images` offer, by the name a student types, and
 # the local image each is (issue 15: the shelf grows to debian, nginx, redis, python).
 SHELF = {"busybox": "baeum/lab:latest"}
@@ -75,6 +85,12 @@ class Gate:
     server: asyncio.AbstractServer | None = None
     execs: set[str] = field(default_factory=set)  # exec instances made through this gate
     connections: set[asyncio.Task] = field(default_factory=set)  # the CLI's, being served
+    # Counting a student's containers and making one happen under this lock, so that presses
+    # at once cannot all pass the quota.
+    creating: asyncio.Lock = field(default_factory=asyncio.Lock)
+    engine_calls: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(MAX_ENGINE_CALLS)
+    )
 
     @property
     def prefix(self) -> str:
@@ -85,7 +101,21 @@ class Gate:
             engine.SANDBOX_LABEL: settings.SANDBOX_NAMESPACE,
             engine.RUN_LABEL: self.run_id,
             OWNER_LABEL: str(self.owner_id),
+            VIA_LABEL: VIA,
         }
+
+    def owner_filter(self) -> str:
+        return f"{OWNER_LABEL}={self.owner_id}"
+
+    async def own_containers(self) -> list[engine.LabelledContainer]:
+        """The containers this student made through a gate (theirs alone, in this deployment)."""
+        async with self.engine_calls:
+            through_gates = await asyncio.to_thread(
+                engine.labelled_containers, None, f"{VIA_LABEL}={VIA}"
+            )
+            mine = await asyncio.to_thread(engine.labelled_containers, None, self.owner_filter())
+        ids = {container.id for container in mine}
+        return [container for container in through_gates if container.id in ids]
 
 
 async def open_gate(owner_id: int, run_id: str, fresh: bool = True) -> Gate:
@@ -132,20 +162,23 @@ async def close_gate(gate: Gate) -> None:
 
 
 async def _serve(gate: Gate, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    client = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+    client = h11.Connection(h11.SERVER, max_incomplete_event_size=16 * 1024)
+    if len(gate.connections) >= MAX_CONNECTIONS:
+        writer.close()  # the CLI says it cannot connect; the ones open go on
+        return
     if (task := asyncio.current_task()) is not None:
         gate.connections.add(task)
         task.add_done_callback(gate.connections.discard)
     try:
         while True:
-            request = await _read_request(client, reader)
+            request = await asyncio.wait_for(_read_request(client, reader), REQUEST_SECONDS)
             if request is None:
                 return
             upgraded = await _answer(gate, client, writer, reader, *request)
             if upgraded or client.our_state is h11.MUST_CLOSE:
                 return
             client.start_next_cycle()
-    except (h11.ProtocolError, ConnectionError, asyncio.IncompleteReadError) as error:
+    except (h11.ProtocolError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as error:
         log.info("docker gate of %s: connection ended (%s)", gate.run_id, error)
     except Exception:
         log.exception("docker gate of %s: a request failed", gate.run_id)
@@ -191,7 +224,17 @@ async def _answer(
     method = request.method.decode()
     try:
         found = policy.route(method, target.path)
+        if found.name == "containers.create":
+            async with gate.creating:  # the quota's count and the engine's create, together
+                forward = await _forwarded(gate, found, method, target.path, target.query, body)
+                if isinstance(forward, Answer):
+                    await _send_json(client, writer, forward.status, forward.body)
+                    return False
+                return await _relay(gate, client, writer, reader, found, forward, False)
         forward = await _forwarded(gate, found, method, target.path, target.query, body)
+    except (ValueError, AttributeError, TypeError):  # a body that is not the JSON it should be
+        await _send_json(client, writer, 400, {"message": "배움: 요청의 내용을 읽을 수 없어요."})
+        return False
     except policy.Refused as refused:
         await _send_json(client, writer, refused.status, {"message": f"배움: {refused}"})
         return False
@@ -254,6 +297,7 @@ async def _forwarded(
     if found.name == "containers.list":
         params = parse_qs(query)
         filters = json.loads(params.pop("filters", ["{}"])[0] or "{}")
+        policy.check_filters(filters)
         # The CLI writes filters as {"name": {"web1": true}} (older ones as lists): ours in kind.
         labels = filters.get("label") or {}
         if isinstance(labels, list):
@@ -274,7 +318,14 @@ async def _forwarded(
     if container is None:
         return _no_such_container(found.ref)
     rest = path.split(f"/containers/{found.ref}", 1)[1]
+    if found.name == "containers.top":
+        # Never the student's `ps` options: the engine runs `ps` on the host, and with options
+        # of the student's choosing it would list the host's processes (`docker top` shows the
+        # container's with the default ones).
+        return Forward(method, f"{version}/containers/{container}{rest}")
     if found.name == "exec.create":
+        if len(gate.execs) >= MAX_EXECS:
+            raise policy.Refused("docker exec를 너무 많이 했어요. 터미널을 다시 열어 주세요.", 429)
         checked = policy.exec_create(json.loads(body or b"{}"))
         return Forward(
             method, f"{version}/containers/{container}{rest}", json.dumps(checked).encode()
@@ -283,26 +334,28 @@ async def _forwarded(
 
 
 def _label_filters(gate: Gate) -> list[str]:
-    return [
-        f"{engine.SANDBOX_LABEL}={settings.SANDBOX_NAMESPACE}",
-        f"{OWNER_LABEL}={gate.owner_id}",
-    ]
+    namespace = f"{engine.SANDBOX_LABEL}={settings.SANDBOX_NAMESPACE}"
+    return [namespace, gate.owner_filter(), f"{VIA_LABEL}={VIA}"]
 
 
 async def _own_container(gate: Gate, ref: str) -> str | None:
-    """The engine id of the student's container named `ref` (their name, or an id), or None for
-    anything else: another student's and a missing one look the same."""
-    for candidate in (gate.prefix + ref, ref):
+    """The engine id of the student's container named `ref` (their name, their container's id
+    or a unique prefix of it), or None for anything else: another student's and a missing one
+    look the same. Resolved among the student's own containers only, never engine-wide."""
+    own = {c.id for c in await gate.own_containers()}
+    if ref in own:  # as the engine reads a reference: a whole id, a name, a unique id prefix
+        return ref
+    if policy.NAME.fullmatch(ref):
         try:
-            info = await asyncio.to_thread(engine.inspect, candidate)
+            async with gate.engine_calls:
+                info = await asyncio.to_thread(engine.inspect, gate.prefix + ref)
         except engine.EngineError:
-            continue
-        labels = info.get("Config", {}).get("Labels") or {}
-        if labels.get(OWNER_LABEL) == str(gate.owner_id) and (
-            labels.get(engine.SANDBOX_LABEL) == settings.SANDBOX_NAMESPACE
-        ):
-            return str(info["Id"])
-    return None
+            pass
+        else:
+            if info["Id"] in own:
+                return str(info["Id"])
+    matches = [container_id for container_id in own if container_id.startswith(ref)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def _shelf_image(name: str) -> str | None:
@@ -318,11 +371,9 @@ async def _create(gate: Gate, version: str, query: str, body: bytes) -> Forward 
         return Answer(404, {"message": f"No such image: {asked.get('Image', '')}"})
     params = parse_qs(query)
     name = (params.get("name") or [""])[0]
-    if name and not policy.NAME.match(name):
+    if name and not policy.NAME.fullmatch(name):
         raise policy.Refused(f"컨테이너 이름 {name}은(는) 쓸 수 없어요 (영문자·숫자·_.- 로).", 400)
-    have = await asyncio.to_thread(
-        engine.labelled_containers, None, f"{OWNER_LABEL}={gate.owner_id}"
-    )
+    have = await gate.own_containers()
     if len(have) >= settings.SANDBOX_DOCKER_MAX_CONTAINERS:
         raise policy.Refused(
             f"컨테이너는 한 사람에 {settings.SANDBOX_DOCKER_MAX_CONTAINERS}개까지 둘 수 있어요 "
@@ -339,9 +390,7 @@ async def _create(gate: Gate, version: str, query: str, body: bytes) -> Forward 
 
 async def _info(gate: Gate) -> dict:
     """A summary of the student's own corner, never the shared engine's whole picture."""
-    mine = await asyncio.to_thread(
-        engine.labelled_containers, None, f"{OWNER_LABEL}={gate.owner_id}"
-    )
+    mine = await gate.own_containers()
     return {
         "ID": "baeum",
         "Name": "baeum",
@@ -532,6 +581,7 @@ def _list(gate: Gate, containers: list) -> list:
     for container in containers:
         container["Names"] = [_shown_name(gate, name) for name in container.get("Names") or []]
         container["Image"] = _shown_image(container.get("Image", ""))
+        container["Labels"] = _shown_labels(container.get("Labels"))
     return containers
 
 
@@ -539,7 +589,15 @@ def _inspected(gate: Gate, container: dict) -> dict:
     container["Name"] = _shown_name(gate, container.get("Name", ""))
     if config := container.get("Config"):
         config["Image"] = _shown_image(config.get("Image", ""))
+        config["Labels"] = _shown_labels(config.get("Labels"))
+    # Where the engine keeps things on the host is not the student's to see.
+    for internal in ("GraphDriver", "LogPath", "ResolvConfPath", "HostnamePath", "HostsPath"):
+        container.pop(internal, None)
     return container
+
+
+def _shown_labels(labels: dict | None) -> dict:
+    return {k: v for k, v in (labels or {}).items() if not k.startswith("baeum.")}
 
 
 def _images(gate: Gate, images: list) -> list:

@@ -179,13 +179,16 @@ CONFIG_FIELDS = (
     "Hostname",
     "WorkingDir",
     "Labels",
-    "StopSignal",
-    "StopTimeout",
-    "Healthcheck",
     "ExposedPorts",
 )
+# Stopping: the signals a program may ask for, and at most this long a wait before the kill.
+STOP_SIGNALS = {"", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGKILL"}
+MAX_STOP_SECONDS = 30
+# Listing filters that narrow to the student's own (the gate adds theirs): `before`/`since` name
+# another container, which the engine would look up among everyone's.
+FILTERS = {"name", "id", "status", "exited", "health", "ancestor", "label", "volume"}
 NON_ROOT = {"", "1000", "1000:1000"}
-NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")  # as the engine takes a name
+NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")  # as the engine takes one (fullmatch)
 
 
 def _asked(value: object) -> bool:
@@ -229,8 +232,20 @@ def container_create(
         raise Refused(
             f"--user {body.get('User')}는 여기서 쓸 수 없어요: 컨테이너는 uid 1000으로만 실행돼요."
         )
+    if body.get("Healthcheck"):
+        # The engine runs a health check's command on its own schedule, outside the container's
+        # limits: at a millisecond's interval it would keep the host busy.
+        raise _refuse_flag("--health-cmd")
+    if str(body.get("StopSignal") or "") not in STOP_SIGNALS:
+        raise _refuse_flag(f"--stop-signal {body.get('StopSignal')}")
+    stop_timeout = body.get("StopTimeout")
+    if stop_timeout is not None and not 0 <= int(stop_timeout) <= MAX_STOP_SECONDS:
+        raise Refused(f"--stop-timeout은 0에서 {MAX_STOP_SECONDS}초 사이로만 돼요.")
     config, confined = profile
     made = {"Image": image, **config}
+    for field in ("StopSignal", "StopTimeout"):
+        if body.get(field) not in (None, ""):
+            made[field] = body[field]
     for field in CONFIG_FIELDS:
         if body.get(field) not in (None, ""):
             made[field] = body[field]
@@ -239,6 +254,16 @@ def container_create(
     made["Labels"] = {**theirs, **labels}
     made["HostConfig"] = {**confined, **{k: host[k] for k in ("AutoRemove",) if k in host}}
     return made
+
+
+def check_filters(filters: object) -> None:
+    """`docker ps --filter`: only the kinds that narrow a listing."""
+    if not isinstance(filters, dict):
+        raise Refused("필터를 읽을 수 없어요.", 400)
+    for key in filters:
+        if key not in FILTERS:
+            allowed = ", ".join(sorted(FILTERS))
+            raise Refused(f"--filter {key}는 여기서 쓸 수 없어요 ({allowed}만 돼요).", 400)
 
 
 EXEC_FIELDS = (

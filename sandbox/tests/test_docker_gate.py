@@ -101,6 +101,8 @@ async def test_every_container_is_made_through_the_hardening_profile(alice):
         ("--security-opt seccomp=unconfined", "--security-opt"),
         ("-p 8080:80", "-p"),
         ("--memory 4g", "--memory"),
+        ("--health-cmd true --health-interval 1ms", "--health-cmd"),
+        ("--stop-timeout 100000", "--stop-timeout"),
     ],
 )
 async def test_what_the_profile_does_not_allow_is_refused_in_words(alice, flags, named):
@@ -166,3 +168,50 @@ async def test_a_terminal_readopted_after_a_restart_has_its_gate_and_containers_
     await playgrounds.open_for(alice.id)  # the student's next open adopts it
     names = await sh(alice, "docker ps --format '{{.Names}}'")
     assert names.exit_code == 0 and names.output.strip() == "kept", names.output
+
+
+async def test_top_shows_the_containers_processes_never_the_hosts(alice):
+    assert (await sh(alice, "docker run -d --name top1 busybox sleep 120")).exit_code == 0
+    # `ps` options of the student's would make the engine list the host's processes.
+    for options in ("", "aux", "f e -p 1 -o args,tty,pid"):
+        shown = await sh(alice, f"docker top top1 {options}")
+        assert "sleep 120" in shown.output, shown.output
+        assert "dockerd" not in shown.output and "daphne" not in shown.output
+
+
+async def test_presses_at_once_cannot_pass_the_quota_together(alice, settings):
+    settings.SANDBOX_DOCKER_MAX_CONTAINERS = 2
+    await sh(alice, "true")
+    await sh(alice, "for i in 1 2 3 4 5 6 7 8; do docker create busybox sleep 60 & done; wait")
+    assert len(mine(alice)) == 2
+
+
+async def test_a_listing_filter_that_would_look_among_everyones_is_refused(alice, bob):
+    assert (await sh(bob, "docker run -d --name web1 busybox sleep 120")).exit_code == 0
+    prefix = f"{settings.SANDBOX_NAMESPACE}-u{bob.id}-web1"
+    for kind in ("before", "since"):
+        tried = await sh(alice, f"docker ps -a --filter {kind}={prefix}")
+        assert tried.exit_code != 0 and f"--filter {kind}" in tried.output, tried.output
+
+
+async def test_a_container_the_platform_ran_for_a_student_is_not_theirs_to_touch(alice, tmp_path):
+    # A run of a student's built image carries the image's owner label (the build lab's); only
+    # the containers made through the gate are the student's through the CLI.
+    (tmp_path / "Dockerfile").write_text("FROM baeum/lab:latest\n")
+    tag = f"baeum-test/owned-{settings.SANDBOX_NAMESPACE}:v1"
+    owner = {docker_gate.OWNER_LABEL: str(alice.id)}
+    await asyncio.to_thread(engine.build_image, tag, str(tmp_path), {}, owner)
+    spec = engine.ContainerSpec(tag, "sleep 120", "platform-run")
+    platform = await asyncio.to_thread(engine.create_container, spec)
+    try:
+        assert engine.inspect(platform)["Config"]["Labels"][docker_gate.OWNER_LABEL] == str(
+            alice.id
+        )
+        listed = await sh(alice, "docker ps -a -q --no-trunc")
+        assert platform not in listed.output
+        tried = await sh(alice, f"docker rm -f {platform}")
+        assert "No such container" in tried.output
+        assert platform in {c.id for c in engine.labelled_containers()}
+    finally:
+        await asyncio.to_thread(engine.remove, platform)
+        await asyncio.to_thread(engine.remove_image, tag)
