@@ -613,9 +613,31 @@ def _as_is(gate: Gate, body: object) -> object:
     return body
 
 
+def _version(gate: Gate, version: dict) -> dict:
+    """The engine's version and API, not the host's kernel or the runtime's builds."""
+    kept = ("Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "GoVersion", "GitCommit")
+    shown = {key: version[key] for key in kept if key in version}
+    engine_part = {"Name": "Engine", "Version": version.get("Version", "")}
+    return {**shown, "Components": [engine_part], "Platform": {"Name": "배움 실습 서버"}}
+
+
+def _image(gate: Gate, image: dict) -> dict:
+    image["RepoTags"] = [
+        SHOWN[tag] + ":latest" for tag in image.get("RepoTags") or [] if tag in SHOWN
+    ]
+    image["RepoDigests"] = []
+    image.pop("GraphDriver", None)
+    for config in (image.get("Config"), image.get("ContainerConfig")):
+        if config:
+            config["Labels"] = _shown_labels(config.get("Labels"))
+    return image
+
+
 REWRITTEN: dict[str, Callable[[Gate, Any], object]] = {
     "containers.list": _list,
     "containers.inspect": _inspected,
     "images.list": _images,
     "exec.create": _as_is,
+    "version": _version,
+    "images.inspect": _image,
 }

@@ -36,6 +36,12 @@ def mine(user) -> list[engine.LabelledContainer]:
 async def test_the_cli_reaches_the_engine_through_the_gate(alice):
     version = await sh(alice, "docker version --format '{{.Server.APIVersion}}'")
     assert version.exit_code == 0 and version.output.strip() == "1.41", version.output
+    kernel = await sh(alice, "docker version --format '[{{.Server.KernelVersion}}]'")
+    assert kernel.output.strip() == "[]"  # the host's kernel is not the student's to see
+    image = await sh(
+        alice, "docker image inspect busybox --format '{{.RepoTags}} {{.Config.Labels}}'"
+    )
+    assert image.output.strip() == "[busybox:latest] map[]", image.output
     ran = await sh(alice, "docker run --rm busybox echo hello from a container")
     assert ran.exit_code == 0, ran.output
     assert ran.output.strip() == "hello from a container"
