@@ -27,20 +27,20 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import h11
 from django.conf import settings
 
 from sandbox import engine
-from sandbox.engine import passthrough
 from sandbox.engine.profile import student_container
 from sandbox.supervisor import docker_policy as policy
+from sandbox.supervisor import docker_relay as relay
+from sandbox.supervisor import docker_shown as shown
+from sandbox.supervisor.docker_policy import SHELF
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +51,12 @@ VIA_LABEL = "baeum.via"
 VIA = "docker-gate"
 MOUNT = "/run/baeum"  # where the terminal sees the gate's folder
 ENVIRONMENT = (("DOCKER_HOST", f"unix://{MOUNT}/docker.sock"),)
-MAX_BODY = 64 * 1024  # a request's JSON body (builds, which send a context, come later)
 # One student's CLI at once: connections served, engine calls in flight, exec instances kept, and
 # how long a request may take to arrive (an idle kept-alive connection is closed after it too).
 MAX_CONNECTIONS = 16
 MAX_ENGINE_CALLS = 4
 MAX_EXECS = 64
 REQUEST_SECONDS = 30
-# The shelf: what `docker run NAME` and `docker images` offer, by the name a student types, and
-# the local image each is (issue 15: the shelf grows to debian, nginx, redis, python).
-SHELF = {"busybox": "baeum/lab:latest"}
-SHOWN = {local: name for name, local in SHELF.items()}
-HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"upgrade"}
 
 
 def available() -> bool:
@@ -171,7 +165,7 @@ async def _serve(gate: Gate, reader: asyncio.StreamReader, writer: asyncio.Strea
         task.add_done_callback(gate.connections.discard)
     try:
         while True:
-            request = await asyncio.wait_for(_read_request(client, reader), REQUEST_SECONDS)
+            request = await asyncio.wait_for(relay.read_request(client, reader), REQUEST_SECONDS)
             if request is None:
                 return
             upgraded = await _answer(gate, client, writer, reader, *request)
@@ -184,31 +178,6 @@ async def _serve(gate: Gate, reader: asyncio.StreamReader, writer: asyncio.Strea
         log.exception("docker gate of %s: a request failed", gate.run_id)
     finally:
         writer.close()
-
-
-async def _read_request(
-    client: h11.Connection, reader: asyncio.StreamReader
-) -> tuple[h11.Request, bytes] | None:
-    head: h11.Request | None = None
-    body = bytearray()
-    while True:
-        event = client.next_event()
-        if event is h11.NEED_DATA:
-            data = await reader.read(65536)
-            client.receive_data(data)
-            if not data and head is None:
-                return None
-            continue
-        if isinstance(event, h11.ConnectionClosed):
-            return None
-        if isinstance(event, h11.Request):
-            head = event
-        elif isinstance(event, h11.Data):
-            body += event.data
-            if len(body) > MAX_BODY:
-                raise h11.ProtocolError("body too large")
-        elif isinstance(event, h11.EndOfMessage) and head is not None:
-            return head, bytes(body)
 
 
 async def _answer(
@@ -228,25 +197,53 @@ async def _answer(
             async with gate.creating:  # the quota's count and the engine's create, together
                 forward = await _forwarded(gate, found, method, target.path, target.query, body)
                 if isinstance(forward, Answer):
-                    await _send_json(client, writer, forward.status, forward.body)
+                    await relay.send_json(client, writer, forward.status, forward.body)
                     return False
-                return await _relay(gate, client, writer, reader, found, forward, False)
+                return await _relayed(gate, client, writer, reader, found, forward, False)
         forward = await _forwarded(gate, found, method, target.path, target.query, body)
     except (ValueError, AttributeError, TypeError):  # a body that is not the JSON it should be
-        await _send_json(client, writer, 400, {"message": "배움: 요청의 내용을 읽을 수 없어요."})
+        await relay.send_json(
+            client, writer, 400, {"message": "배움: 요청의 내용을 읽을 수 없어요."}
+        )
         return False
     except policy.Refused as refused:
-        await _send_json(client, writer, refused.status, {"message": f"배움: {refused}"})
+        await relay.send_json(client, writer, refused.status, {"message": f"배움: {refused}"})
         return False
     except engine.EngineUnavailable:
         message = "배움: 도커 엔진에 연결할 수 없어요. 잠시 후 다시 해 보세요."
-        await _send_json(client, writer, 503, {"message": message})
+        await relay.send_json(client, writer, 503, {"message": message})
         return False
     if isinstance(forward, Answer):
-        await _send_json(client, writer, forward.status, forward.body)
+        await relay.send_json(client, writer, forward.status, forward.body)
         return False
     upgrade = any(name.lower() == b"upgrade" for name, _ in request.headers)
-    return await _relay(gate, client, writer, reader, found, forward, upgrade)
+    return await _relayed(gate, client, writer, reader, found, forward, upgrade)
+
+
+async def _relayed(
+    gate: Gate,
+    client: h11.Connection,
+    writer: asyncio.StreamWriter,
+    reader: asyncio.StreamReader,
+    found: policy.Route,
+    forward: relay.Forward,
+    upgrade: bool,
+) -> bool:
+    transform = shown.REWRITTEN.get(found.name)
+
+    def rewrite(status: int, body: bytes) -> bytes:
+        if status >= 400:  # the engine's words, with the student's own names
+            return body.replace(gate.prefix.encode(), b"")
+        if transform is None or not body:
+            return body
+        answer = transform(gate.prefix, json.loads(body))
+        if found.name == "exec.create" and isinstance(answer, dict):
+            gate.execs.add(str(answer["Id"]))
+        return json.dumps(answer).encode()
+
+    return await relay.relay(
+        client, writer, reader, forward, upgrade, rewrite, whole=transform is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -257,24 +254,17 @@ class Answer:
     body: object
 
 
-@dataclass(frozen=True)
-class Forward:
-    method: str
-    path: str  # with the query
-    body: bytes = b""
-
-
 def _no_such_container(ref: str) -> Answer:
     return Answer(404, {"message": f"No such container: {ref}"})
 
 
 async def _forwarded(
     gate: Gate, found: policy.Route, method: str, path: str, query: str, body: bytes
-) -> Forward | Answer:
+) -> relay.Forward | Answer:
     """The request as the engine gets it, or the gate's own answer."""
     version = f"/v{found.version}" if found.version else ""
     if found.name in {"ping", "version"}:
-        return Forward(method, path)
+        return relay.Forward(method, path)
     if found.name == "images.pull":
         wanted = (parse_qs(query).get("fromImage") or [""])[0]
         if wanted.removesuffix(":latest") in SHELF:
@@ -291,7 +281,7 @@ async def _forwarded(
         local = _shelf_image(found.ref)
         if local is None:
             return Answer(404, {"message": f"No such image: {found.ref}"})
-        return Forward(method, f"{version}/images/{local}/json")
+        return relay.Forward(method, f"{version}/images/{local}/json")
     if found.name == "info":
         return Answer(200, await _info(gate))
     if found.name == "containers.list":
@@ -305,15 +295,15 @@ async def _forwarded(
         else:
             filters["label"] = {**labels, **dict.fromkeys(_label_filters(gate), True)}
         params["filters"] = [json.dumps(filters)]
-        return Forward(method, f"{version}/containers/json?{urlencode(params, doseq=True)}")
+        return relay.Forward(method, f"{version}/containers/json?{urlencode(params, doseq=True)}")
     if found.name == "images.list":
-        return Forward(method, f"{version}/images/json")
+        return relay.Forward(method, f"{version}/images/json")
     if found.name == "containers.create":
         return await _create(gate, version, query, body)
     if found.name.startswith("exec.") and found.name != "exec.create":
         if found.exec_id not in gate.execs:
             return Answer(404, {"message": f"No such exec instance: {found.exec_id}"})
-        return Forward(method, f"{path}?{query}", body)  # its own: as asked
+        return relay.Forward(method, f"{path}?{query}", body)  # its own: as asked
     container = await _own_container(gate, found.ref)
     if container is None:
         return _no_such_container(found.ref)
@@ -322,15 +312,15 @@ async def _forwarded(
         # Never the student's `ps` options: the engine runs `ps` on the host, and with options
         # of the student's choosing it would list the host's processes (`docker top` shows the
         # container's with the default ones).
-        return Forward(method, f"{version}/containers/{container}{rest}")
+        return relay.Forward(method, f"{version}/containers/{container}{rest}")
     if found.name == "exec.create":
         if len(gate.execs) >= MAX_EXECS:
             raise policy.Refused("docker exec를 너무 많이 했어요. 터미널을 다시 열어 주세요.", 429)
         checked = policy.exec_create(json.loads(body or b"{}"))
-        return Forward(
+        return relay.Forward(
             method, f"{version}/containers/{container}{rest}", json.dumps(checked).encode()
         )
-    return Forward(method, f"{version}/containers/{container}{rest}?{query}", body)
+    return relay.Forward(method, f"{version}/containers/{container}{rest}?{query}", body)
 
 
 def _label_filters(gate: Gate) -> list[str]:
@@ -364,7 +354,7 @@ def _shelf_image(name: str) -> str | None:
     return SHELF.get(name.removesuffix(":latest"))
 
 
-async def _create(gate: Gate, version: str, query: str, body: bytes) -> Forward | Answer:
+async def _create(gate: Gate, version: str, query: str, body: bytes) -> relay.Forward | Answer:
     asked = json.loads(body or b"{}")
     image = _shelf_image(str(asked.get("Image", "")))
     if image is None:
@@ -385,7 +375,7 @@ async def _create(gate: Gate, version: str, query: str, body: bytes) -> Forward 
     target = f"{version}/containers/create"
     if name:
         target += f"?name={gate.prefix}{name}"
-    return Forward("POST", target, json.dumps(made).encode())
+    return relay.Forward("POST", target, json.dumps(made).encode())
 
 
 async def _info(gate: Gate) -> dict:
@@ -407,237 +397,3 @@ async def _info(gate: Gate) -> dict:
         "SecurityOptions": ["name=seccomp,profile=default", "name=no-new-privileges"],
         "Warnings": [],
     }
-
-
-# --- To the engine and back ---------------------------------------------------------------
-
-
-async def _relay(
-    gate: Gate,
-    client: h11.Connection,
-    writer: asyncio.StreamWriter,
-    reader: asyncio.StreamReader,
-    found: policy.Route,
-    forward: Forward,
-    upgrade: bool,
-) -> bool:
-    engine_reader, engine_writer = await passthrough.open_api()
-    try:
-        headers = [("Host", "docker"), ("Content-Length", str(len(forward.body)))]
-        if forward.body:
-            headers.append(("Content-Type", "application/json"))
-        headers += (
-            [("Connection", "Upgrade"), ("Upgrade", "tcp")]
-            if upgrade
-            else [("Connection", "close")]
-        )
-        upstream = h11.Connection(h11.CLIENT)
-        engine_writer.write(
-            upstream.send(h11.Request(method=forward.method, target=forward.path, headers=headers))
-        )
-        engine_writer.write(upstream.send(h11.Data(data=forward.body)) if forward.body else b"")
-        engine_writer.write(upstream.send(h11.EndOfMessage()))
-        await engine_writer.drain()
-        response = await _next(upstream, engine_reader)
-        if isinstance(response, h11.InformationalResponse) and response.status_code == 101:
-            writer.write(
-                client.send(
-                    h11.InformationalResponse(
-                        status_code=101, headers=[("Connection", "Upgrade"), ("Upgrade", "tcp")]
-                    )
-                )
-            )
-            await writer.drain()
-            await _pipe_both(
-                reader,
-                writer,
-                client.trailing_data[0],
-                engine_reader,
-                engine_writer,
-                upstream.trailing_data[0],
-            )
-            return True
-        assert isinstance(response, h11.Response)
-        if found.name in REWRITTEN or response.status_code >= 400:
-            body = await _whole_body(upstream, engine_reader)
-            if response.status_code >= 400:
-                # The engine's words, with the student's own names (never the engine's).
-                data = body.replace(gate.prefix.encode(), b"")
-                rewritten: object = None
-            else:
-                rewritten = REWRITTEN[found.name](gate, json.loads(body)) if body else None
-                data = json.dumps(rewritten).encode() if body else b""
-            if found.name == "exec.create" and isinstance(rewritten, dict):
-                gate.execs.add(str(rewritten["Id"]))
-            writer.write(
-                client.send(
-                    h11.Response(
-                        status_code=response.status_code,
-                        headers=[*_kept(response.headers), (b"content-length", b"%d" % len(data))],
-                    )
-                )
-            )
-            writer.write(client.send(h11.Data(data=data)) if data else b"")
-            writer.write(client.send(h11.EndOfMessage()))
-            await writer.drain()
-            return False
-        writer.write(
-            client.send(
-                h11.Response(status_code=response.status_code, headers=_kept(response.headers))
-            )
-        )
-        while True:
-            event = await _next(upstream, engine_reader)
-            if isinstance(event, h11.Data):
-                writer.write(client.send(h11.Data(data=event.data)))
-                await writer.drain()
-            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-                writer.write(client.send(h11.EndOfMessage()))
-                await writer.drain()
-                return False
-    finally:
-        engine_writer.close()
-
-
-async def _next(connection: h11.Connection, reader: asyncio.StreamReader):
-    while True:
-        event = connection.next_event()
-        if event is h11.NEED_DATA:
-            connection.receive_data(await reader.read(65536))
-            continue
-        return event
-
-
-async def _whole_body(connection: h11.Connection, reader: asyncio.StreamReader) -> bytes:
-    body = bytearray()
-    while True:
-        event = await _next(connection, reader)
-        if isinstance(event, h11.Data):
-            body += event.data
-        elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-            return bytes(body)
-
-
-def _kept(headers) -> list[tuple[bytes, bytes]]:
-    return [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP]
-
-
-async def _pipe_both(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    client_early: bytes,
-    engine_reader: asyncio.StreamReader,
-    engine_writer: asyncio.StreamWriter,
-    engine_early: bytes,
-) -> None:
-    """An upgraded attach or exec: bytes both ways until either side ends."""
-    if engine_early:
-        writer.write(engine_early)
-    if client_early:
-        engine_writer.write(client_early)
-
-    async def pump(
-        source: asyncio.StreamReader, sink: asyncio.StreamWriter, half_close: bool
-    ) -> None:
-        with suppress(ConnectionError, OSError):
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-            if half_close and sink.can_write_eof():
-                sink.write_eof()
-
-    to_engine = asyncio.ensure_future(pump(reader, engine_writer, True))
-    try:
-        await pump(engine_reader, writer, False)
-    finally:
-        to_engine.cancel()
-        with suppress(asyncio.CancelledError):
-            await to_engine
-
-
-async def _send_json(
-    client: h11.Connection, writer: asyncio.StreamWriter, status: int, body: object
-) -> None:
-    data = json.dumps(body, ensure_ascii=False).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-    writer.write(client.send(h11.Response(status_code=status, headers=headers)))
-    writer.write(client.send(h11.Data(data=data)))
-    writer.write(client.send(h11.EndOfMessage()))
-    await writer.drain()
-
-
-# --- What the student sees of the engine's answers ----------------------------------------
-
-
-def _shown_name(gate: Gate, name: str) -> str:
-    return "/" + name.lstrip("/").removeprefix(gate.prefix)
-
-
-def _shown_image(image: str) -> str:
-    return SHOWN.get(image, image)
-
-
-def _list(gate: Gate, containers: list) -> list:
-    for container in containers:
-        container["Names"] = [_shown_name(gate, name) for name in container.get("Names") or []]
-        container["Image"] = _shown_image(container.get("Image", ""))
-        container["Labels"] = _shown_labels(container.get("Labels"))
-    return containers
-
-
-def _inspected(gate: Gate, container: dict) -> dict:
-    container["Name"] = _shown_name(gate, container.get("Name", ""))
-    if config := container.get("Config"):
-        config["Image"] = _shown_image(config.get("Image", ""))
-        config["Labels"] = _shown_labels(config.get("Labels"))
-    # Where the engine keeps things on the host is not the student's to see.
-    for internal in ("GraphDriver", "LogPath", "ResolvConfPath", "HostnamePath", "HostsPath"):
-        container.pop(internal, None)
-    return container
-
-
-def _shown_labels(labels: dict | None) -> dict:
-    return {k: v for k, v in (labels or {}).items() if not k.startswith("baeum.")}
-
-
-def _images(gate: Gate, images: list) -> list:
-    shelf = []
-    for image in images:
-        tags = [SHOWN[tag] + ":latest" for tag in image.get("RepoTags") or [] if tag in SHOWN]
-        if tags:
-            shelf.append({**image, "RepoTags": tags, "RepoDigests": []})
-    return shelf
-
-
-def _as_is(gate: Gate, body: object) -> object:
-    return body
-
-
-def _version(gate: Gate, version: dict) -> dict:
-    """The engine's version and API, not the host's kernel or the runtime's builds."""
-    kept = ("Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "GoVersion", "GitCommit")
-    shown = {key: version[key] for key in kept if key in version}
-    engine_part = {"Name": "Engine", "Version": version.get("Version", "")}
-    return {**shown, "Components": [engine_part], "Platform": {"Name": "배움 실습 서버"}}
-
-
-def _image(gate: Gate, image: dict) -> dict:
-    image["RepoTags"] = [
-        SHOWN[tag] + ":latest" for tag in image.get("RepoTags") or [] if tag in SHOWN
-    ]
-    image["RepoDigests"] = []
-    image.pop("GraphDriver", None)
-    for config in (image.get("Config"), image.get("ContainerConfig")):
-        if config:
-            config["Labels"] = _shown_labels(config.get("Labels"))
-    return image
-
-
-REWRITTEN: dict[str, Callable[[Gate, Any], object]] = {
-    "containers.list": _list,
-    "containers.inspect": _inspected,
-    "images.list": _images,
-    "exec.create": _as_is,
-    "version": _version,
-    "images.inspect": _image,
-}

@@ -64,6 +64,11 @@ _PATTERNS = [
     for (method, path), name in ENDPOINTS.items()
 ]
 
+# The shelf: what `docker run NAME` and `docker images` offer, by the name a student types, and
+# the local image each is (issue 15: the shelf grows to debian, nginx, redis, python).
+SHELF = {"busybox": "baeum/lab:latest"}
+SHOWN = {local: name for name, local in SHELF.items()}
+
 WHY = "이 서버의 모든 컨테이너는 다른 학생과 서버를 지키는 같은 보안 설정으로만 실행돼요"
 
 

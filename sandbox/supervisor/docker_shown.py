@@ -1,0 +1,86 @@
+"""What a student sees of the engine's answers through the Docker gate (pure): their own names
+(`web1`, not `<deployment>-u<owner>-web1`), the shelf's image names, and none of the host's
+paths or the project's labels. Each function takes the student's name prefix and the engine's
+decoded answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.supervisor.docker_policy import SHOWN
+
+
+def _shown_name(prefix: str, name: str) -> str:
+    return "/" + name.lstrip("/").removeprefix(prefix)
+
+
+def _shown_image(image: str) -> str:
+    return SHOWN.get(image, image)
+
+
+def _list(prefix: str, containers: list) -> list:
+    for container in containers:
+        container["Names"] = [_shown_name(prefix, name) for name in container.get("Names") or []]
+        container["Image"] = _shown_image(container.get("Image", ""))
+        container["Labels"] = _shown_labels(container.get("Labels"))
+    return containers
+
+
+def _inspected(prefix: str, container: dict) -> dict:
+    container["Name"] = _shown_name(prefix, container.get("Name", ""))
+    if config := container.get("Config"):
+        config["Image"] = _shown_image(config.get("Image", ""))
+        config["Labels"] = _shown_labels(config.get("Labels"))
+    # Where the engine keeps things on the host is not the student's to see.
+    for internal in ("GraphDriver", "LogPath", "ResolvConfPath", "HostnamePath", "HostsPath"):
+        container.pop(internal, None)
+    return container
+
+
+def _shown_labels(labels: dict | None) -> dict:
+    return {k: v for k, v in (labels or {}).items() if not k.startswith("baeum.")}
+
+
+def _images(prefix: str, images: list) -> list:
+    shelf = []
+    for image in images:
+        tags = [SHOWN[tag] + ":latest" for tag in image.get("RepoTags") or [] if tag in SHOWN]
+        if tags:
+            shelf.append({**image, "RepoTags": tags, "RepoDigests": []})
+    return shelf
+
+
+def _as_is(prefix: str, body: object) -> object:
+    return body
+
+
+def _version(prefix: str, version: dict) -> dict:
+    """The engine's version and API, not the host's kernel or the runtime's builds."""
+    kept = ("Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "GoVersion", "GitCommit")
+    shown = {key: version[key] for key in kept if key in version}
+    engine_part = {"Name": "Engine", "Version": version.get("Version", "")}
+    return {**shown, "Components": [engine_part], "Platform": {"Name": "배움 실습 서버"}}
+
+
+def _image(prefix: str, image: dict) -> dict:
+    image["RepoTags"] = [
+        SHOWN[tag] + ":latest" for tag in image.get("RepoTags") or [] if tag in SHOWN
+    ]
+    image["RepoDigests"] = []
+    image.pop("GraphDriver", None)
+    for config in (image.get("Config"), image.get("ContainerConfig")):
+        if config:
+            config["Labels"] = _shown_labels(config.get("Labels"))
+    return image
+
+
+# By endpoint (docker_policy.ENDPOINTS): how its answer is shown to the student.
+REWRITTEN: dict[str, Callable[[str, Any], object]] = {
+    "containers.list": _list,
+    "containers.inspect": _inspected,
+    "images.list": _images,
+    "exec.create": _as_is,
+    "version": _version,
+    "images.inspect": _image,
+}
