@@ -50,14 +50,18 @@ class Terminal:
         await self.socket.close()
 
 
-def pool_containers(namespace: str) -> set[str]:
-    return {c.id for c in engine.labelled_containers(namespace) if c.run_id.startswith("pool-")}
+def pool_containers(namespace: str, running: bool = False) -> set[str]:
+    return {
+        c.id
+        for c in engine.labelled_containers(namespace)
+        if c.run_id.startswith("pool-") and (c.status == "running" or not running)
+    }
 
 
-async def wait_for_pool(namespace: str, count: int) -> set[str]:
+async def wait_for_pool(namespace: str, count: int, running: bool = False) -> set[str]:
     try:
         async with asyncio.timeout(60):
-            while len(warm := pool_containers(namespace)) < count:
+            while len(warm := pool_containers(namespace, running)) < count:
                 await asyncio.sleep(0.2)
     except TimeoutError:
         raise AssertionError(f"the first deployment's pool did not reach {count}") from None
@@ -77,7 +81,10 @@ async def scenario(first: SingleServer, second: SingleServer) -> None:
         assert (await student.run_to_end(SLUG, EXERCISE, "echo warm-up")).text == "warm-up\n"
         # Wait for both warm containers before the counting press, so that it takes one of them
         # (on a loaded machine the fill can still be under way, and the press would start cold).
-        await wait_for_pool(first.namespace, 2)
+        # Running, not only made: the pool makes a round of containers together and takes them
+        # in only when every one of them runs; a second for that hand-in.
+        await wait_for_pool(first.namespace, 2, running=True)
+        await asyncio.sleep(1)
         pressed = await student.press_run(SLUG, EXERCISE, COUNTING)
         assert pressed.run_id, pressed.refused
         reading = asyncio.create_task(student.read_run(pressed, 0, timeout=90))

@@ -87,11 +87,18 @@ def test_cancel_from_the_keyboard_leaves_the_queue(page, full_server):
     assert run_apart(one_ahead).run_id
     ahead_since = time.monotonic()
     sign_up(page, base, "choi", LESSON)
+    # htmx wires a swapped-in panel when it settles, a moment after it shows (longer on a loaded
+    # machine); its socket opening says the cancel button is wired too (one processNode).
+    page.evaluate(
+        "() => { window.queueSocketOpen = false;"
+        " document.body.addEventListener('htmx:wsOpen', () => { window.queueSocketOpen = true; }); }"
+    )
     exercise = page.locator("#exercise-my-hostname")
     exercise.locator("textarea").fill("echo choi-never")
     exercise.get_by_role("button", name="실행").click()
     cancel = exercise.get_by_role("button", name="대기 취소")
     cancel.wait_for(timeout=15000)
+    page.wait_for_function("() => window.queueSocketOpen", timeout=15000)
     cancel.focus()
     page.keyboard.press("Enter")
     exercise.get_by_role("status").filter(has_text="대기를 취소했어요").wait_for(timeout=10000)
