@@ -5,7 +5,7 @@ import pytest
 
 from tests.e2e.conftest import scaled_out, serious_accessibility_violations, sign_in, sign_up
 from tests.e2e.test_dashboard import new_class
-from tests.e2e.test_terminal import wait_for_screen
+from tests.e2e.test_terminal import open_terminal, type_line, wait_for_screen
 
 pytestmark = [pytest.mark.docker, pytest.mark.kubernetes, pytest.mark.browser]
 
@@ -35,14 +35,10 @@ def test_a_student_runs_kubectl_and_the_instructor_sees_the_pods(browser, kubect
     try:
         page = student.new_page()
         sign_up(page, base, "kubeuser", LESSON, code)
-        page.get_by_role("button", name="터미널 열기").click()
-        page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(timeout=60000)
-        wait_for_screen(page, "$ ", timeout=60000)
-        page.keyboard.type("kubectl get pods")
-        page.keyboard.press("Enter")
+        open_terminal(page, timeout=60000)
+        type_line(page, "kubectl get pods")
         wait_for_screen(page, "No resources found in", timeout=60000)
-        page.keyboard.type("kubectl auth can-i list nodes")
-        page.keyboard.press("Enter")
+        type_line(page, "kubectl auth can-i list nodes")
         wait_for_screen(page, "\nno", timeout=30000)
 
         watching = teacher.new_page()
@@ -52,8 +48,7 @@ def test_a_student_runs_kubectl_and_the_instructor_sees_the_pods(browser, kubect
         panel = watching.locator("#student-kubernetes")
         panel.get_by_text("파드가 없어요").wait_for(timeout=30000)
 
-        page.keyboard.type("kubectl create deployment web --image=baeum/web:v1 --replicas=2")
-        page.keyboard.press("Enter")
+        type_line(page, "kubectl create deployment web --image=baeum/web:v1 --replicas=2")
         wait_for_screen(page, "deployment.apps/web created", timeout=30000)
         page.screenshot(path="test-artifacts/kubectl-terminal.png")
         assert serious_accessibility_violations(page) == []

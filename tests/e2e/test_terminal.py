@@ -21,13 +21,23 @@ def wait_for_screen(page, text: str, timeout: int = 15000) -> None:
     )
 
 
+def open_terminal(page, timeout: int = 15000) -> None:
+    """Press 터미널 열기 on the lesson page and wait for the shell's prompt."""
+    page.get_by_role("button", name="터미널 열기").click()
+    page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(timeout=timeout)
+    wait_for_screen(page, "$ ", timeout=timeout)
+
+
+def type_line(page, line: str) -> None:
+    """Type a command into the terminal, as a student would, and press Enter."""
+    page.keyboard.type(line)
+    page.keyboard.press("Enter")
+
+
 def test_a_student_uses_the_terminal_runs_a_block_and_passes_a_check(page, live_server_url):
     sign_up(page, live_server_url, "termuser", LESSON)
-    page.get_by_role("button", name="터미널 열기").click()
-    page.locator("[data-terminal-status]", has_text="터미널이 열렸어요").wait_for(timeout=15000)
-    wait_for_screen(page, "$ ")
-    page.keyboard.type("echo $((6*7))")
-    page.keyboard.press("Enter")
+    open_terminal(page)
+    type_line(page, "echo $((6*7))")
     wait_for_screen(page, "42")
     assert re.fullmatch(
         r"남은 시간 (29:\d\d|30:00)", page.locator("[data-terminal-time]").inner_text()
