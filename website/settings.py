@@ -235,6 +235,12 @@ SANDBOX_DOCKER_GATE_DIR = os.environ.get("SANDBOX_DOCKER_GATE_DIR", "/run/baeum/
 # Containers a student may have through their terminal's docker CLI at once (running or not),
 # each within the hardening profile's memory, CPU and pids limits.
 SANDBOX_DOCKER_MAX_CONTAINERS = envint("SANDBOX_DOCKER_MAX_CONTAINERS", 5)
+# Networks and named volumes a student may make with it: networks are internal bridges, each on
+# a /28 of SANDBOX_DOCKER_SUBNETS (the engine's own pools hold about thirty networks in all);
+# volumes are tmpfs of the volume profile's size (engine.profile.VOLUME_OPTIONS).
+SANDBOX_DOCKER_MAX_NETWORKS = envint("SANDBOX_DOCKER_MAX_NETWORKS", 3)
+SANDBOX_DOCKER_MAX_VOLUMES = envint("SANDBOX_DOCKER_MAX_VOLUMES", 3)
+SANDBOX_DOCKER_SUBNETS = os.environ.get("SANDBOX_DOCKER_SUBNETS", "10.151.0.0/16")
 # A student's namespace (and their pods) is deleted after this long without a terminal open.
 SANDBOX_KUBE_IDLE_SECONDS = envint("SANDBOX_KUBE_IDLE_SECONDS", 2 * 3600)
 DOCKER_TIMEOUT_SECONDS = envint("DOCKER_TIMEOUT_SECONDS", 15)

@@ -27,9 +27,11 @@ from sandbox.engine.containers import (
     labelled_containers,
     memory_usage,
     remove,
+    remove_volume,
     remove_volumes,
     resize,
     start,
+    volumes_labelled,
     wait,
 )
 from sandbox.engine.images import (
@@ -51,6 +53,8 @@ from sandbox.engine.networks import (
     create_run_network,
     ensure_uplink_network,
     labelled_networks,
+    leave_no_network,
+    networks_labelled,
     remove_network,
 )
 from sandbox.engine.profile import (
@@ -122,6 +126,8 @@ __all__ = [
     "labelled_containers",
     "labelled_images",
     "labelled_networks",
+    "leave_no_network",
+    "networks_labelled",
     "labelled_service_details",
     "labelled_services",
     "memory_usage",
@@ -131,7 +137,9 @@ __all__ = [
     "remove_image",
     "remove_network",
     "remove_service",
+    "remove_volume",
     "remove_volumes",
+    "volumes_labelled",
     "resize",
     "rollback_service",
     "service_state",

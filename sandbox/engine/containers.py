@@ -82,9 +82,11 @@ def create_container(spec: ContainerSpec) -> str:
         return container.id
 
 
-def ensure_volume(name: str) -> None:
+def ensure_volume(name: str, labels: dict[str, str] | None = None) -> None:
     """A named volume kept by the engine between containers: tmpfs-backed and size-capped
-    (16 MiB, counted against nobody's disk), gone when the engine restarts."""
+    (16 MiB, counted against nobody's disk), gone when the engine restarts. A tmpfs keeps its
+    files only while some container has it mounted: whoever needs them kept holds it with a
+    keeper container (runs._keep_volume, docker_volumes). `labels` go beside the deployment's."""
     with call() as client:
         try:
             client.volumes.get(name)
@@ -93,15 +95,29 @@ def ensure_volume(name: str) -> None:
                 name,
                 driver="local",
                 driver_opts=VOLUME_OPTIONS,
-                labels={SANDBOX_LABEL: settings.SANDBOX_NAMESPACE},
+                labels={**(labels or {}), SANDBOX_LABEL: settings.SANDBOX_NAMESPACE},
             )
 
 
-def remove_volumes(namespace: str | None = None) -> int:
-    """Remove this deployment's volumes that no container uses (the reaper, tests)."""
+def volumes_labelled(*labels: str) -> list[dict]:
+    """The engine's listing of the volumes that carry every one of `labels` ("key=value")."""
+    with call() as client:
+        return client.api.volumes(filters={"label": list(labels)}).get("Volumes") or []
+
+
+def remove_volume(name: str) -> None:
+    with call() as client, suppress(NotFound):
+        client.api.remove_volume(name)
+
+
+def remove_volumes(namespace: str | None = None, spared_runs: frozenset[str] = frozenset()) -> int:
+    """Remove this deployment's volumes that no container uses (the reaper, tests), but those
+    labelled with one of `spared_runs`."""
     removed = 0
     with call() as client:
         for volume in client.volumes.list(filters={"label": label_filter(namespace)}):
+            if (volume.attrs.get("Labels") or {}).get(RUN_LABEL) in spared_runs:
+                continue
             with suppress(APIError):
                 volume.remove()
                 removed += 1
@@ -213,6 +229,8 @@ class LabelledContainer:
     run_id: str
     status: str
     created: float = 0.0  # seconds since the epoch
+    name: str = ""  # the engine's, without its leading slash
+    volumes: tuple[str, ...] = ()  # the named volumes it mounts
 
 
 def labelled_containers(
@@ -224,7 +242,14 @@ def labelled_containers(
     with call() as client:
         found = client.api.containers(all=True, filters={"label": labels})
         return [
-            LabelledContainer(c["Id"], c["Labels"].get(RUN_LABEL, ""), c["State"], c["Created"])
+            LabelledContainer(
+                c["Id"],
+                c["Labels"].get(RUN_LABEL, ""),
+                c["State"],
+                c["Created"],
+                (c.get("Names") or ["/"])[0].lstrip("/"),
+                tuple(m["Name"] for m in c.get("Mounts") or [] if m.get("Type") == "volume"),
+            )
             for c in found
         ]
 

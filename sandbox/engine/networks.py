@@ -31,10 +31,13 @@ def create_run_network(run_id: str) -> str:
     return name
 
 
-def create_private_network(name: str, run_id: str, subnets: Iterable[str]) -> str:
+def create_private_network(
+    name: str, run_id: str, subnets: Iterable[str], labels: dict[str, str] | None = None
+) -> str:
     """Like create_run_network (internal, no host address), but on the first of `subnets` that
     is free: the engine's default address pools hold only about thirty networks, too few for a
-    network per student. Two deployments on one engine simply skip each other's subnets."""
+    network per student. Two deployments on one engine simply skip each other's subnets.
+    `labels` go beside the run's (a student's network through the Docker gate: its owner)."""
     with call() as client:
         for subnet in subnets:
             pool = docker.types.IPAMPool(subnet=subnet)
@@ -45,7 +48,7 @@ def create_private_network(name: str, run_id: str, subnets: Iterable[str]) -> st
                     internal=True,
                     options={"com.docker.network.bridge.inhibit_ipv4": "true"},
                     ipam=docker.types.IPAMConfig(pool_configs=[pool]),
-                    labels=object_labels(run_id),
+                    labels={**(labels or {}), **object_labels(run_id)},
                 )
                 return name
             except APIError as error:
@@ -74,6 +77,21 @@ def ensure_uplink_network(name: str, run_id: str) -> str:
 def connect_network(name: str, container_id: str, aliases: list[str]) -> None:
     with call() as client:
         client.api.connect_container_to_network(container_id, name, aliases=aliases)
+
+
+def leave_no_network(container_id: str) -> None:
+    """Take a container off the engine's `none` network, which it cannot share with another:
+    before it is connected to a network of its own."""
+    with call() as client:
+        networks = client.api.inspect_container(container_id)["NetworkSettings"]["Networks"]
+        if "none" in (networks or {}):
+            client.api.disconnect_container_from_network(container_id, "none")
+
+
+def networks_labelled(*labels: str) -> list[dict]:
+    """The engine's listing of the networks that carry every one of `labels` ("key=value")."""
+    with call() as client:
+        return client.api.networks(filters={"label": list(labels)})
 
 
 def bridge_device(name: str) -> str:

@@ -37,10 +37,12 @@ from django.conf import settings
 
 from sandbox import engine
 from sandbox.engine.profile import student_container
+from sandbox.supervisor import docker_objects as objects
 from sandbox.supervisor import docker_policy as policy
 from sandbox.supervisor import docker_relay as relay
 from sandbox.supervisor import docker_shown as shown
 from sandbox.supervisor.docker_policy import SHELF
+from sandbox.supervisor.docker_relay import Answer
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,11 @@ class Gate:
     def owner_filter(self) -> str:
         return f"{OWNER_LABEL}={self.owner_id}"
 
+    def label_filters(self) -> list[str]:
+        """What everything this student made through a gate carries (in this deployment)."""
+        namespace = f"{engine.SANDBOX_LABEL}={settings.SANDBOX_NAMESPACE}"
+        return [namespace, self.owner_filter(), f"{VIA_LABEL}={VIA}"]
+
     async def own_containers(self) -> list[engine.LabelledContainer]:
         """The containers this student made through a gate (theirs alone, in this deployment)."""
         async with self.engine_calls:
@@ -110,6 +117,24 @@ class Gate:
             mine = await asyncio.to_thread(engine.labelled_containers, None, self.owner_filter())
         ids = {container.id for container in mine}
         return [container for container in through_gates if container.id in ids]
+
+    async def own_container(self, ref: str) -> str | None:
+        """The engine id of the student's container named `ref` (their name, their container's
+        id or a unique prefix of it), or None for anything else: another student's and a missing
+        one look the same. Resolved among the student's own containers only, never engine-wide."""
+        own = await self.own_containers()
+        for container in own:
+            if ref == container.id or container.name == self.prefix + ref:
+                return container.id
+        matches = [container.id for container in own if ref and container.id.startswith(ref)]
+        return matches[0] if len(matches) == 1 else None
+
+    async def shown_name(self, container_id: str) -> str:
+        """The student's name for their container (as `docker ps` shows it)."""
+        for container in await self.own_containers():
+            if container.id == container_id:
+                return container.name.removeprefix(self.prefix)
+        return ""
 
 
 async def open_gate(owner_id: int, run_id: str, fresh: bool = True) -> Gate:
@@ -174,6 +199,8 @@ async def _serve(gate: Gate, reader: asyncio.StreamReader, writer: asyncio.Strea
             client.start_next_cycle()
     except (h11.ProtocolError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as error:
         log.info("docker gate of %s: connection ended (%s)", gate.run_id, error)
+    except asyncio.CancelledError:
+        pass  # the gate closed (close_gate): the connection simply ends
     except Exception:
         log.exception("docker gate of %s: a request failed", gate.run_id)
     finally:
@@ -246,14 +273,6 @@ async def _relayed(
     )
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What the gate answers itself (a refusal with the engine's own words, a summary)."""
-
-    status: int
-    body: object
-
-
 def _no_such_container(ref: str) -> Answer:
     return Answer(404, {"message": f"No such container: {ref}"})
 
@@ -284,18 +303,17 @@ async def _forwarded(
         return relay.Forward(method, f"{version}/images/{local}/json")
     if found.name == "info":
         return Answer(200, await _info(gate))
-    if found.name == "containers.list":
-        params = parse_qs(query)
-        filters = json.loads(params.pop("filters", ["{}"])[0] or "{}")
-        policy.check_filters(filters)
-        # The CLI writes filters as {"name": {"web1": true}} (older ones as lists): ours in kind.
-        labels = filters.get("label") or {}
-        if isinstance(labels, list):
-            filters["label"] = [*labels, *_label_filters(gate)]
-        else:
-            filters["label"] = {**labels, **dict.fromkeys(_label_filters(gate), True)}
-        params["filters"] = [json.dumps(filters)]
-        return relay.Forward(method, f"{version}/containers/json?{urlencode(params, doseq=True)}")
+    if found.name in LISTED:
+        path, allowed = LISTED[found.name]
+        return relay.Forward(method, f"{version}{path}?{_narrowed(gate, query, allowed)}")
+    if found.name == "networks.create":
+        return await objects.create_network(gate, body)
+    if found.name == "volumes.create":
+        return await objects.create_volume(gate, body)
+    if found.name.startswith("networks."):
+        return await objects.network_call(gate, found.name, found.ref, version, body)
+    if found.name.startswith("volumes."):
+        return await objects.volume_call(gate, found.name, found.ref, version)
     if found.name == "images.list":
         return relay.Forward(method, f"{version}/images/json")
     if found.name == "containers.create":
@@ -304,7 +322,7 @@ async def _forwarded(
         if found.exec_id not in gate.execs:
             return Answer(404, {"message": f"No such exec instance: {found.exec_id}"})
         return relay.Forward(method, f"{path}?{query}", body)  # its own: as asked
-    container = await _own_container(gate, found.ref)
+    container = await gate.own_container(found.ref)
     if container is None:
         return _no_such_container(found.ref)
     rest = path.split(f"/containers/{found.ref}", 1)[1]
@@ -323,29 +341,32 @@ async def _forwarded(
     return relay.Forward(method, f"{version}/containers/{container}{rest}?{query}", body)
 
 
-def _label_filters(gate: Gate) -> list[str]:
-    namespace = f"{engine.SANDBOX_LABEL}={settings.SANDBOX_NAMESPACE}"
-    return [namespace, gate.owner_filter(), f"{VIA_LABEL}={VIA}"]
+# Listings, narrowed to the student's own: the engine's path, and the filters a student may add.
+LISTED = {
+    "containers.list": ("/containers/json", policy.FILTERS),
+    "networks.list": ("/networks", policy.NETWORK_FILTERS),
+    "volumes.list": ("/volumes", policy.VOLUME_FILTERS),
+}
 
 
-async def _own_container(gate: Gate, ref: str) -> str | None:
-    """The engine id of the student's container named `ref` (their name, their container's id
-    or a unique prefix of it), or None for anything else: another student's and a missing one
-    look the same. Resolved among the student's own containers only, never engine-wide."""
-    own = {c.id for c in await gate.own_containers()}
-    if ref in own:  # as the engine reads a reference: a whole id, a name, a unique id prefix
-        return ref
-    if policy.NAME.fullmatch(ref):
-        try:
-            async with gate.engine_calls:
-                info = await asyncio.to_thread(engine.inspect, gate.prefix + ref)
-        except engine.EngineError:
-            pass
-        else:
-            if info["Id"] in own:
-                return str(info["Id"])
-    matches = [container_id for container_id in own if container_id.startswith(ref)]
-    return matches[0] if len(matches) == 1 else None
+def _narrowed(gate: Gate, query: str, allowed: set[str]) -> str:
+    """A listing's query with the student's own labels added to their filters."""
+    params = parse_qs(query)
+    filters = json.loads(params.pop("filters", ["{}"])[0] or "{}")
+    policy.check_filters(filters, allowed)
+    for named in ("network", "volume"):  # a student's own, by their name for it
+        if isinstance(values := filters.get(named), dict):
+            filters[named] = {gate.prefix + value: True for value in values}
+        elif isinstance(values, list):
+            filters[named] = [gate.prefix + value for value in values]
+    # The CLI writes filters as {"name": {"web1": true}} (older ones as lists): ours in kind.
+    labels = filters.get("label") or {}
+    if isinstance(labels, list):
+        filters["label"] = [*labels, *gate.label_filters()]
+    else:
+        filters["label"] = {**labels, **dict.fromkeys(gate.label_filters(), True)}
+    params["filters"] = [json.dumps(filters)]
+    return urlencode(params, doseq=True)
 
 
 def _shelf_image(name: str) -> str | None:
@@ -371,7 +392,13 @@ async def _create(gate: Gate, version: str, query: str, body: bytes) -> relay.Fo
             "다시 해 보세요.",
             409,
         )
-    made = policy.container_create(asked, image, student_container(), gate.labels())
+    profile, labels = student_container(), gate.labels()
+    policy.container_create(asked, image, profile, labels)  # refused before anything is made
+    joined = await objects.joined(gate, asked, name)
+    if isinstance(joined, Answer):
+        return joined
+    binds = await objects.binds(gate, policy.asked_mounts(asked))
+    made = policy.container_create(asked, image, profile, labels, joined, binds)
     target = f"{version}/containers/create"
     if name:
         target += f"?name={gate.prefix}{name}"

@@ -47,10 +47,18 @@ ENDPOINTS: dict[tuple[str, str], str] = {
     ("GET", "/exec/{exec}/json"): "exec.inspect",
     ("GET", "/images/json"): "images.list",
     ("GET", "/images/{ref}/json"): "images.inspect",
+    ("GET", "/networks"): "networks.list",
+    ("POST", "/networks/create"): "networks.create",
+    ("GET", "/networks/{ref}"): "networks.inspect",
+    ("DELETE", "/networks/{ref}"): "networks.remove",
+    ("POST", "/networks/{ref}/connect"): "networks.connect",
+    ("POST", "/networks/{ref}/disconnect"): "networks.disconnect",
+    ("GET", "/volumes"): "volumes.list",
+    ("POST", "/volumes/create"): "volumes.create",
+    ("GET", "/volumes/{ref}"): "volumes.inspect",
+    ("DELETE", "/volumes/{ref}"): "volumes.remove",
     # `docker inspect NAME` tries each kind of object in turn: the kinds the gate has none of
     # answer as missing, so the CLI goes on to the next (a refusal would stop it).
-    ("GET", "/networks/{ref}"): "missing",
-    ("GET", "/volumes/{ref}"): "missing",
     ("GET", "/plugins/{ref}/json"): "missing",
     ("GET", "/nodes/{ref}"): "missing",
     ("GET", "/services/{ref}"): "missing",
@@ -191,7 +199,9 @@ STOP_SIGNALS = {"", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR
 MAX_STOP_SECONDS = 30
 # Listing filters that narrow to the student's own (the gate adds theirs): `before`/`since` name
 # another container, which the engine would look up among everyone's.
-FILTERS = {"name", "id", "status", "exited", "health", "ancestor", "label", "volume"}
+FILTERS = {"name", "id", "status", "exited", "health", "ancestor", "label", "volume", "network"}
+NETWORK_FILTERS = {"name", "id", "label", "driver", "type", "scope", "dangling"}
+VOLUME_FILTERS = {"name", "label", "driver", "dangling"}
 NON_ROOT = {"", "1000", "1000:1000"}
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")  # as the engine takes one (fullmatch)
 
@@ -207,20 +217,120 @@ def _refuse_flag(flag: str) -> Refused:
     return Refused(f"{flag}는 여기서 쓸 수 없어요: {WHY}.")
 
 
+@dataclass(frozen=True)
+class Mount:
+    """A named volume a container asks for (`-v data:/d`, `--mount type=volume,…`)."""
+
+    volume: str  # the student's name for it
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Joined:
+    """The network a container is made on: the engine's name for the student's network, and
+    the names the others on it reach the container by (its own name, its --network-alias)."""
+
+    network: str
+    aliases: tuple[str, ...]
+
+
+# Where a volume may not go: over the container's kernel file systems.
+_KERNEL_PATHS = ("/proc", "/sys", "/dev")
+
+
+def _target(path: object) -> str:
+    text = str(path or "")
+    if (
+        not text.startswith("/")
+        or text == "/"
+        or ".." in text.split("/")
+        or any(text == kernel or text.startswith(kernel + "/") for kernel in _KERNEL_PATHS)
+    ):
+        raise Refused(
+            f"볼륨을 {text or '(빈 경로)'}에 연결할 수 없어요: 컨테이너 안의 절대 경로로 써요.", 400
+        )
+    return text
+
+
+def asked_mounts(body: dict) -> list[Mount]:
+    """The named volumes a container asks for, or Refused: a host path (`-v /srv:/d`), any other
+    kind of mount, or a volume driver's options."""
+    host = body.get("HostConfig") or {}
+    mounts = []
+    for bind in host.get("Binds") or []:
+        source, _, rest = str(bind).partition(":")
+        target, _, mode = rest.partition(":")
+        if source.startswith(("/", ".", "~")) or not NAME.fullmatch(source):
+            raise Refused(
+                f"-v {source}: 호스트의 경로는 컨테이너에 연결할 수 없어요 (다른 학생과 서버의 "
+                "파일을 지켜요). 이름 있는 볼륨을 써요: docker volume create data, "
+                "docker run -v data:/data …",
+            )
+        if mode not in {"", "ro", "rw"}:
+            raise Refused(f"-v {bind}: 볼륨의 옵션은 ro나 rw만 돼요.", 400)
+        mounts.append(Mount(source, _target(target), mode == "ro"))
+    for mount in host.get("Mounts") or []:
+        kind = mount.get("Type", "")
+        if kind != "volume":
+            raise _refuse_flag(f"--mount type={kind}")
+        if any(
+            _asked(mount.get(extra)) for extra in ("VolumeOptions", "BindOptions", "TmpfsOptions")
+        ):
+            raise _refuse_flag("--mount의 볼륨 옵션")
+        source = str(mount.get("Source") or "")
+        if not NAME.fullmatch(source):
+            raise Refused("--mount: 이름 있는 볼륨(source=이름)만 연결할 수 있어요.", 400)
+        mounts.append(Mount(source, _target(mount.get("Target")), bool(mount.get("ReadOnly"))))
+    return mounts
+
+
+def asked_network(body: dict) -> tuple[str, tuple[str, ...]] | None:
+    """The student's network a container asks to be made on, with its --network-alias names, or
+    None for the default (no network here). Refused: the host's or another container's."""
+    mode = str((body.get("HostConfig") or {}).get("NetworkMode") or "")
+    if mode in {"", "default", "bridge", "none"}:
+        return None
+    if mode == "host" or mode.startswith("container:") or not NAME.fullmatch(mode):
+        raise _refuse_flag(f"--network {mode}")
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    endpoint = endpoints.get(mode) or {}
+    return mode, endpoint_aliases(endpoint)
+
+
+def endpoint_aliases(endpoint: dict) -> tuple[str, ...]:
+    """A network endpoint's --network-alias names; Refused: a fixed address, links, options."""
+    for field in ("IPAMConfig", "Links", "DriverOpts", "MacAddress", "IPAddress"):
+        if _asked(endpoint.get(field)):
+            raise _refuse_flag("--ip, --link, --driver-opt")
+    aliases = tuple(str(alias) for alias in endpoint.get("Aliases") or [])
+    for alias in aliases:
+        if not NAME.fullmatch(alias):
+            raise Refused(f"--network-alias {alias}은(는) 쓸 수 없어요 (영문자·숫자·_.- 로).", 400)
+    return aliases
+
+
 def container_create(
-    body: dict, image: str, profile: tuple[dict, dict], labels: dict[str, str]
+    body: dict,
+    image: str,
+    profile: tuple[dict, dict],
+    labels: dict[str, str],
+    joined: Joined | None = None,
+    binds: tuple[str, ...] = (),
 ) -> dict:
     """The body the engine gets for the student's `POST /containers/create`: `image` (the shelf's
     or the student's own, resolved by the gate), the profile's Config and HostConfig (`profile`,
-    engine.profile.student_container), the student's harmless fields, `labels` over theirs."""
+    engine.profile.student_container), the student's harmless fields, `labels` over theirs.
+    The network (`joined`) and the volumes (`binds`, "engine-name:/target[:ro]") are the ones
+    the gate resolved from asked_network and asked_mounts, among the student's own."""
     host = body.get("HostConfig") or {}
     for field, value in host.items():
         if field in CARRIED or not _asked(value):
             continue
         if field == "MemorySwappiness" and value == -1:
             continue  # the CLI's "unset"
-        if field == "NetworkMode" and value in {"bridge", "none"}:
-            continue  # the CLI's default network: none here, for now
+        if field in {"NetworkMode", "Binds", "Mounts"}:
+            continue  # read by asked_network and asked_mounts, resolved by the gate
         if field == "RestartPolicy":
             if (value or {}).get("Name", "") in {"", "no"}:
                 continue
@@ -229,7 +339,7 @@ def container_create(
             raise Refused(f"자원 한도(--memory, --cpus, --pids-limit …)는 바꿀 수 없어요: {WHY}.")
         raise _refuse_flag(FLAGS.get(field, f"HostConfig.{field}"))
     networks = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
-    if any(name not in {"bridge", "none"} for name in networks):
+    if any(name not in {"bridge", "none", host.get("NetworkMode")} for name in networks):
         raise _refuse_flag("--network")
     if body.get("Volumes"):
         raise _refuse_flag("-v (익명 볼륨)")
@@ -258,16 +368,76 @@ def container_create(
     theirs = {k: v for k, v in (body.get("Labels") or {}).items() if not k.startswith("baeum.")}
     made["Labels"] = {**theirs, **labels}
     made["HostConfig"] = {**confined, **{k: host[k] for k in ("AutoRemove",) if k in host}}
+    if binds:
+        made["HostConfig"]["Binds"] = list(binds)
+    if joined is not None:
+        made["HostConfig"]["NetworkMode"] = joined.network
+        made["NetworkingConfig"] = {
+            "EndpointsConfig": {joined.network: {"Aliases": list(joined.aliases)}}
+        }
     return made
 
 
-def check_filters(filters: object) -> None:
-    """`docker ps --filter`: only the kinds that narrow a listing."""
+# --- Networks and volumes -------------------------------------------------------------------
+
+
+def network_create(body: dict) -> str:
+    """`docker network create NAME`: the student's name for it, or Refused. Every network here
+    is an internal bridge on an address range the gate picks: no route out, no host."""
+    name = str(body.get("Name") or "")
+    if not NAME.fullmatch(name):
+        raise Refused(
+            f"네트워크 이름 {name or '(없음)'}은(는) 쓸 수 없어요 (영문자·숫자·_.- 로).", 400
+        )
+    if str(body.get("Driver") or "bridge") != "bridge":
+        raise Refused(f"--driver {body.get('Driver')}: 여기서는 bridge 네트워크만 만들 수 있어요.")
+    ipam = body.get("IPAM") or {}
+    if (
+        _asked(ipam.get("Config"))
+        or _asked(ipam.get("Options"))
+        or ipam.get("Driver") not in (None, "", "default")
+    ):
+        raise _refuse_flag("--subnet, --ip-range, --gateway, --ipam-driver")
+    for field, flag in (
+        ("Options", "--opt"),
+        ("EnableIPv6", "--ipv6"),
+        ("Ingress", "--ingress"),
+        ("ConfigFrom", "--config-from"),
+        ("ConfigOnly", "--config-only"),
+        ("Scope", "--scope"),
+    ):
+        if _asked(body.get(field)) and not (field == "Scope" and body.get(field) == "local"):
+            raise _refuse_flag(flag)
+    return name
+
+
+def volume_create(body: dict) -> str:
+    """`docker volume create [NAME]`: the name ("" for one the gate makes up), or Refused. Every
+    volume here is a tmpfs of a fixed size (engine.profile.VOLUME_OPTIONS)."""
+    name = str(body.get("Name") or "")
+    if name and not NAME.fullmatch(name):
+        raise Refused(f"볼륨 이름 {name}은(는) 쓸 수 없어요 (영문자·숫자·_.- 로).", 400)
+    if str(body.get("Driver") or "local") != "local":
+        raise Refused(f"--driver {body.get('Driver')}: 여기서는 local 볼륨만 만들 수 있어요.")
+    if _asked(body.get("DriverOpts")):
+        raise _refuse_flag("--opt")
+    return name
+
+
+def own_labels(labels: object) -> dict[str, str]:
+    """A student's own labels on what they make (the project's, baeum.*, are the gate's)."""
+    if not isinstance(labels, dict):
+        return {}
+    return {str(k): str(v) for k, v in labels.items() if not str(k).startswith("baeum.")}
+
+
+def check_filters(filters: object, allowed_filters: set[str] = FILTERS) -> None:
+    """`docker ps --filter` (and the other listings'): only the kinds that narrow a listing."""
     if not isinstance(filters, dict):
         raise Refused("필터를 읽을 수 없어요.", 400)
     for key in filters:
-        if key not in FILTERS:
-            allowed = ", ".join(sorted(FILTERS))
+        if key not in allowed_filters:
+            allowed = ", ".join(sorted(allowed_filters))
             raise Refused(f"--filter {key}는 여기서 쓸 수 없어요 ({allowed}만 돼요).", 400)
 
 

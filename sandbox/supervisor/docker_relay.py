@@ -21,9 +21,19 @@ HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-leng
 
 @dataclass(frozen=True)
 class Forward:
+    """A request relayed to the engine, as the gate rebuilt it."""
+
     method: str
     path: str  # with the query
     body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the gate answers itself (a refusal with the engine's own words, a summary)."""
+
+    status: int
+    body: object
 
 
 async def read_request(
@@ -54,10 +64,10 @@ async def read_request(
 async def send_json(
     client: h11.Connection, writer: asyncio.StreamWriter, status: int, body: object
 ) -> None:
-    data = json.dumps(body, ensure_ascii=False).encode()
+    data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
     writer.write(client.send(h11.Response(status_code=status, headers=headers)))
-    writer.write(client.send(h11.Data(data=data)))
+    writer.write(client.send(h11.Data(data=data)) if data else b"")
     writer.write(client.send(h11.EndOfMessage()))
     await writer.drain()
 

@@ -19,12 +19,37 @@ def _shown_image(image: str) -> str:
     return SHOWN.get(image, image)
 
 
+def _unprefixed(prefix: str, value: Any) -> Any:
+    """`value` with the student's names as they gave them: every string and key that is an
+    engine name of theirs (`<deployment>-u<owner>-web1`, `/…`, `…:/data`) loses the prefix."""
+    if isinstance(value, str):
+        if value.startswith(prefix):
+            return value.removeprefix(prefix)
+        if value.startswith("/" + prefix):
+            return "/" + value.removeprefix("/" + prefix)
+        return value
+    if isinstance(value, list):
+        return [_unprefixed(prefix, inner) for inner in value]
+    if isinstance(value, dict):
+        return {_unprefixed(prefix, k): _unprefixed(prefix, v) for k, v in value.items()}
+    return value
+
+
+def _hidden_mounts(mounts: list | None) -> list:
+    """A volume's place on the host's disk is not the student's to see."""
+    for mount in mounts or []:
+        if mount.get("Type") == "volume":
+            mount["Source"] = ""
+    return mounts or []
+
+
 def _list(prefix: str, containers: list) -> list:
     for container in containers:
         container["Names"] = [_shown_name(prefix, name) for name in container.get("Names") or []]
         container["Image"] = _shown_image(container.get("Image", ""))
         container["Labels"] = _shown_labels(container.get("Labels"))
-    return containers
+        _hidden_mounts(container.get("Mounts"))
+    return _unprefixed(prefix, containers)
 
 
 def _inspected(prefix: str, container: dict) -> dict:
@@ -35,7 +60,28 @@ def _inspected(prefix: str, container: dict) -> dict:
     # Where the engine keeps things on the host is not the student's to see.
     for internal in ("GraphDriver", "LogPath", "ResolvConfPath", "HostnamePath", "HostsPath"):
         container.pop(internal, None)
-    return container
+    _hidden_mounts(container.get("Mounts"))
+    return _unprefixed(prefix, container)
+
+
+def _network(prefix: str, network: dict) -> dict:
+    network["Labels"] = _shown_labels(network.get("Labels"))
+    return _unprefixed(prefix, network)
+
+
+def _networks(prefix: str, networks: list) -> list:
+    return [_network(prefix, network) for network in networks]
+
+
+def _volume(prefix: str, volume: dict) -> dict:
+    volume["Labels"] = _shown_labels(volume.get("Labels"))
+    volume["Mountpoint"] = ""
+    volume.pop("Status", None)
+    return _unprefixed(prefix, volume)
+
+
+def _volumes(prefix: str, listing: dict) -> dict:
+    return {"Volumes": [_volume(prefix, v) for v in listing.get("Volumes") or []], "Warnings": []}
 
 
 def _shown_labels(labels: dict | None) -> dict:
@@ -83,4 +129,8 @@ REWRITTEN: dict[str, Callable[[str, Any], object]] = {
     "exec.create": _as_is,
     "version": _version,
     "images.inspect": _image,
+    "networks.list": _networks,
+    "networks.inspect": _network,
+    "volumes.list": _volumes,
+    "volumes.inspect": _volume,
 }

@@ -34,7 +34,7 @@ from sandbox import engine, hooks, kube
 from sandbox.api import workspaces as api_workspaces
 from sandbox.api.playgrounds import MAX_INPUT_CHARS, NoPlayground, TooMuchInput, group_name
 from sandbox.models import Playground, Workspace
-from sandbox.supervisor import docker_gate, kube_gate, workspaces
+from sandbox.supervisor import docker_gate, docker_objects, kube_gate, workspaces
 from sandbox.supervisor.pipe import OutputPipe
 from sandbox.supervisor.state import SUPERVISED
 
@@ -506,6 +506,12 @@ def _remove(playground: Playground) -> None:
             engine.remove(playground.container_id)
         except (engine.EngineError, engine.EngineUnavailable) as error:
             log.warning("playground %s: container left for the reaper (%s)", playground.id, error)
+    try:  # what its student made through the Docker gate goes with it
+        docker_objects.remove_made(run_id(playground))
+    except (engine.EngineError, engine.EngineUnavailable) as error:
+        log.warning(
+            "playground %s: its docker objects left for the reaper (%s)", playground.id, error
+        )
     kube_gate.close_gate(run_id(playground))
 
 

@@ -131,7 +131,9 @@ def reap_everywhere(grace_seconds: float, supervised: Supervised = SUPERVISED) -
                 reap_orphans(grace_seconds, supervised)
                 builds.expire_builds()
                 orchestra.expire_due()
-                engine.remove_volumes()  # unused ones only: in-use volumes refuse removal
+                # Unused ones only (in-use volumes refuse removal), and never one of a terminal
+                # that is followed: its student's volume may be between making and mounting.
+                engine.remove_volumes(spared_runs=supervised.held().run_ids)
         except (engine.EngineUnavailable, engine.EngineError) as error:
             log.warning("reaper: engine %r unavailable (%s); will try again", endpoint, error)
     in_use = supervised.terminal_owners()

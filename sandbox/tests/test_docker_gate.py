@@ -123,7 +123,7 @@ async def test_the_shelf_and_what_is_off_the_list_say_so_at_once(alice):
     assert images.output.split() == ["busybox:latest"], images.output
     pulled = await sh(alice, "docker pull nginx:1.27", timeout=20)
     assert pulled.exit_code != 0 and "선반에 없어요" in pulled.output, pulled.output
-    off = await sh(alice, "docker network ls")
+    off = await sh(alice, "docker plugin ls")
     assert off.exit_code != 0 and "쓸 수 없는 명령" in off.output, off.output
     info = await sh(alice, "docker info --format '{{.Containers}} {{.OperatingSystem}}'")
     assert info.output.startswith("0 배움"), info.output
@@ -146,11 +146,156 @@ async def test_a_student_has_at_most_a_few_containers_and_is_told_how_to_make_ro
 
 
 async def test_what_a_student_made_ends_with_their_terminal(alice):
-    assert (await sh(alice, "docker run -d --name keep busybox sleep 300")).exit_code == 0
-    assert len(mine(alice)) == 1
-    await playgrounds.end(SUPERVISED.playgrounds[alice.id], "test")
-    assert mine(alice) == []
+    assert (await sh(alice, "docker network create app")).exit_code == 0
+    made = await sh(
+        alice, "docker run -d --name keep --network app -v data:/data busybox sleep 300"
+    )
+    assert made.exit_code == 0, made.output
+    assert len(mine(alice)) == 1 and own_networks(alice) and own_volumes(alice)
+    live = SUPERVISED.playgrounds[alice.id]
+    await playgrounds.end(live, "test")
+    assert mine(alice) == [] and own_networks(alice) == [] and own_volumes(alice) == []
     assert alice.id not in SUPERVISED.docker_gates
+    # Nor is anything left holding the volume (its keeper went with it).
+    run = f"{engine.RUN_LABEL}={playgrounds.run_id(live.playground)}"
+    assert engine.labelled_containers(None, run) == []
+
+
+def own_networks(user) -> list[str]:
+    owner = f"{docker_gate.OWNER_LABEL}={user.id}"
+    return [n["Name"] for n in engine.networks_labelled(owner)]
+
+
+def own_volumes(user) -> list[str]:
+    owner = f"{docker_gate.OWNER_LABEL}={user.id}"
+    return [v["Name"] for v in engine.volumes_labelled(owner)]
+
+
+SERVE = (
+    "docker run -d --name web --network app busybox sh -c "
+    "'mkdir /tmp/w && echo hello-from-web > /tmp/w/index.html && exec httpd -f -p 8080 -h /tmp/w'"
+)
+
+
+async def test_containers_on_a_students_network_reach_each_other_by_name(alice, bob):
+    assert (await sh(alice, "docker network create app")).exit_code == 0
+    assert (await sh(alice, SERVE)).exit_code == 0
+    fetched = await sh(
+        alice, "docker run --rm --network app busybox wget -qO- -T 5 http://web:8080/"
+    )
+    assert fetched.output.strip() == "hello-from-web", fetched.output
+    # A --network-alias, and a container connected afterwards, are reached the same way.
+    assert (await sh(alice, "docker run -d --name solo busybox sleep 120")).exit_code == 0
+    connected = await sh(alice, "docker network connect --alias lonely app solo")
+    assert connected.exit_code == 0, connected.output
+    again = await sh(alice, "docker exec solo wget -qO- -T 5 http://web:8080/")
+    assert again.output.strip() == "hello-from-web", again.output
+    on_app = await sh(alice, "docker ps --filter network=app --format '{{.Names}}'")
+    assert sorted(on_app.output.split()) == ["solo", "web"], on_app.output
+    listed = await sh(alice, "docker network ls --format '{{.Name}} {{.Driver}}'")
+    assert listed.output.strip() == "app bridge", listed.output
+    shown = await sh(
+        alice,
+        "docker network inspect app --format "
+        "'{{.Name}} {{.Internal}} {{range .Containers}}{{.Name}} {{end}}'",
+    )
+    assert shown.output.split()[:2] == ["app", "true"], shown.output  # no route out
+    assert sorted(shown.output.split()[2:]) == ["solo", "web"], shown.output
+    on = await sh(
+        alice,
+        "docker inspect web --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}'",
+    )
+    assert on.output.strip() == "app", on.output
+    # Bob sees none of it, cannot join it, and has an `app` of his own.
+    assert (await sh(bob, "docker network ls -q")).output.strip() == ""
+    joined = await sh(bob, "docker run --rm --network app busybox true")
+    assert joined.exit_code != 0 and "network app not found" in joined.output, joined.output
+    assert (await sh(bob, "docker network inspect app")).exit_code != 0
+    assert (await sh(bob, "docker network create app")).exit_code == 0
+    lonely = await sh(bob, "docker network create --driver host x")
+    assert "bridge 네트워크만" in lonely.output, lonely.output
+    subnet = await sh(bob, "docker network create --subnet 172.17.0.0/16 wide")
+    assert subnet.exit_code != 0 and "--subnet" in subnet.output, subnet.output
+    # A network with containers on it stays; emptied, it goes.
+    busy = await sh(alice, "docker network rm app")
+    assert busy.exit_code != 0 and "active endpoints" in busy.output, busy.output
+    assert (await sh(alice, "docker rm -f web solo")).exit_code == 0
+    assert (await sh(alice, "docker network rm app")).exit_code == 0
+    assert own_networks(alice) == []
+
+
+async def test_a_students_networks_are_few_and_internal(alice, settings):
+    settings.SANDBOX_DOCKER_MAX_NETWORKS = 1
+    assert (await sh(alice, "docker network create one")).exit_code == 0
+    over = await sh(alice, "docker network create two")
+    assert over.exit_code != 0 and "1개까지" in over.output, over.output
+    network = engine.networks_labelled(f"{docker_gate.OWNER_LABEL}={alice.id}")[0]
+    assert network["Internal"] is True
+    assert network["Name"] == f"{settings.SANDBOX_NAMESPACE}-u{alice.id}-one"
+    subnet = network["IPAM"]["Config"][0]["Subnet"]
+    assert subnet.endswith("/28") and subnet.startswith("10.151."), subnet
+
+
+async def test_a_volume_keeps_files_between_containers_in_memory_and_within_its_caps(
+    alice, bob, settings
+):
+    settings.SANDBOX_DOCKER_MAX_VOLUMES = 2
+    assert (await sh(alice, "docker volume create data")).output.strip() == "data"
+    wrote = await sh(alice, "docker run --rm -v data:/data busybox sh -c 'echo kept > /data/f'")
+    assert wrote.exit_code == 0, wrote.output
+    read = await sh(
+        alice, "docker run --rm --mount type=volume,source=data,target=/d,readonly busybox cat /d/f"
+    )
+    assert read.output.strip() == "kept", read.output  # another container, the same files
+    shown = await sh(alice, "docker volume inspect data --format '{{.Name}} [{{.Mountpoint}}]'")
+    assert shown.output.strip() == "data []", shown.output  # not where it lies on the host
+    volume = engine.volumes_labelled(f"{docker_gate.OWNER_LABEL}={alice.id}")[0]
+    assert volume["Options"]["type"] == "tmpfs"  # nothing reaches the host's disk
+    full = await sh(
+        alice, "docker run --rm -v data:/data busybox dd if=/dev/zero of=/data/big bs=1M count=40"
+    )
+    assert full.exit_code != 0 and "space" in full.output, full.output
+    # `-v other:/x` makes `other` as the CLI would; a third is over the quota.
+    assert (await sh(alice, "docker run --rm -v other:/x busybox true")).exit_code == 0
+    over = await sh(alice, "docker volume create third")
+    assert over.exit_code != 0 and "2개까지" in over.output, over.output
+    listed = await sh(alice, "docker volume ls -q")
+    assert sorted(listed.output.split()) == ["data", "other"], listed.output
+    # Bob's `data` is his own, empty one; alice's is not his to see or remove.
+    assert (await sh(bob, "docker run --rm -v data:/data busybox cat /data/f")).exit_code != 0
+    assert (await sh(bob, "docker volume rm other")).exit_code != 0
+    # In use, a volume stays; then it goes, and its keeper with it.
+    assert (
+        await sh(alice, "docker run -d --name user -v data:/data busybox sleep 120")
+    ).exit_code == 0
+    users = await sh(alice, "docker ps --filter volume=data --format '{{.Names}}'")
+    assert users.output.split() == ["user"], users.output
+    busy = await sh(alice, "docker volume rm data")
+    assert busy.exit_code != 0 and "in use" in busy.output, busy.output
+    assert (await sh(alice, "docker rm -f user")).exit_code == 0
+    assert (await sh(alice, "docker volume rm data")).exit_code == 0
+    assert len(own_volumes(alice)) == 1
+    # The reaper leaves a followed terminal's volumes alone.
+    await asyncio.to_thread(reaper.reap_everywhere, 0)
+    assert len(own_volumes(alice)) == 1
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        ("-v /work:/w", "호스트의 경로"),
+        ("-v ./site:/w", "호스트의 경로"),
+        ("-v data:/proc/x", "/proc/x"),
+        ("--mount type=bind,source=/etc,target=/x", "--mount type=bind"),
+        ("--mount type=tmpfs,target=/x", "--mount type=tmpfs"),
+        ("--network container:abc", "--network container:abc"),
+    ],
+)
+async def test_what_a_volume_or_network_may_not_be_is_refused_in_words(alice, flags, named):
+    tried = await sh(alice, f"docker run --rm {flags} busybox true")
+    assert tried.exit_code != 0
+    assert "배움:" in tried.output and named in tried.output, tried.output
+    assert own_volumes(alice) == []
 
 
 async def test_a_terminal_readopted_after_a_restart_has_its_gate_and_containers_again(alice):
