@@ -3,6 +3,7 @@ size of the class: students, their attempts (aggregated), live runs, recent acti
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -93,6 +94,28 @@ class Dashboard:
     recent: list[Attempt]
     per_lesson_done: list[tuple[Lesson, int]] = field(default_factory=list)
     activity: list[int] = field(default_factory=list)
+
+    @property
+    def docker_running(self) -> list[dict]:
+        """The containers students run with the docker CLI in their terminals, as each gate
+        last saw them (sandbox/supervisor/docker_audit.py)."""
+        now = time.time()
+        return [
+            {
+                "student": playground.owner,
+                "playground": playground,
+                "name": container.get("name", ""),
+                "image": container.get("image", ""),
+                "elapsed": max(0, round(now - float(container.get("created") or now))),
+            }
+            for playground in self.terminals
+            for container in playground.docker_containers or []
+            if container.get("state") == "running"
+        ]
+
+    @property
+    def running_count(self) -> int:
+        return len(self.running) + len(self.docker_running)
 
     @property
     def progress_bars(self) -> list[dict]:

@@ -22,6 +22,7 @@ urlpatterns = [
 
 from lessons import (  # noqa: E402
     build_views,
+    class_docker_views,
     class_extend_views,
     class_kube_views,
     class_views,
@@ -71,6 +72,11 @@ urlpatterns += [
         name="class_add_instructor",
     ),
     path("classes/<int:pk>/export.csv", class_views.class_export, name="class_export"),
+    path(
+        "classes/<int:pk>/students/<int:student_id>/docker/",
+        class_docker_views.class_student_docker,
+        name="class_student_docker",
+    ),
     path(
         "classes/<int:pk>/students/<int:student_id>/kubernetes/",
         class_kube_views.class_student_kubernetes,

@@ -118,12 +118,35 @@ class Playground(models.Model):
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
+    # The containers its student made with the docker CLI, as the Docker gate last saw them
+    # (name, image, state, created: sandbox/supervisor/docker_audit.py), for the dashboards.
+    docker_containers = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"playground of {self.owner_id} ({'ended' if self.ended_at else 'live'})"
+
+
+class DockerCall(models.Model):
+    """What a student asked of the engine through their terminal's Docker gate, in the CLI's
+    words (`run --name web1 nginx`, `network create app`), refused or not: their instructor
+    reads it beside the terminal."""
+
+    playground = models.ForeignKey(
+        Playground, on_delete=models.CASCADE, related_name="docker_calls"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    summary = models.CharField(max_length=300)
+    refused = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["playground", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.summary
 
 
 class Workspace(models.Model):

@@ -231,6 +231,7 @@ class LabelledContainer:
     created: float = 0.0  # seconds since the epoch
     name: str = ""  # the engine's, without its leading slash
     volumes: tuple[str, ...] = ()  # the named volumes it mounts
+    image: str = ""
 
 
 def labelled_containers(
@@ -249,6 +250,7 @@ def labelled_containers(
                 c["Created"],
                 (c.get("Names") or ["/"])[0].lstrip("/"),
                 tuple(m["Name"] for m in c.get("Mounts") or [] if m.get("Type") == "volume"),
+                c.get("Image", ""),
             )
             for c in found
         ]

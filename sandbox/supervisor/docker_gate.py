@@ -37,6 +37,7 @@ from django.conf import settings
 
 from sandbox import engine
 from sandbox.engine.profile import student_container
+from sandbox.supervisor import docker_audit as audit
 from sandbox.supervisor import docker_objects as objects
 from sandbox.supervisor import docker_policy as policy
 from sandbox.supervisor import docker_relay as relay
@@ -78,6 +79,7 @@ class Gate:
 
     owner_id: int
     run_id: str
+    playground_id: str | None = None  # where its calls and containers are recorded (audit)
     server: asyncio.AbstractServer | None = None
     execs: set[str] = field(default_factory=set)  # exec instances made through this gate
     connections: set[asyncio.Task] = field(default_factory=set)  # the CLI's, being served
@@ -87,6 +89,13 @@ class Gate:
     engine_calls: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(MAX_ENGINE_CALLS)
     )
+    # What docker_audit keeps: calls recorded, the containers last seen, its background work,
+    # and the student's names of the containers made through this gate, by engine id.
+    names: dict[str, str] = field(default_factory=dict)
+    recorded: int = 0
+    snapshot: list[dict] = field(default_factory=list)
+    running_seen: bool = False
+    background: set[asyncio.Task] = field(default_factory=set)
 
     @property
     def prefix(self) -> str:
@@ -137,13 +146,19 @@ class Gate:
         return ""
 
 
-async def open_gate(owner_id: int, run_id: str, fresh: bool = True) -> Gate:
+async def open_gate(
+    owner_id: int, run_id: str, fresh: bool = True, playground_id: str | None = None
+) -> Gate:
     """Serve a playground's socket; the terminal mounts its folder. `fresh`: the folder made
     anew (a new terminal); else kept, the socket alone made again (a terminal re-adopted after
-    a restart still mounts that very folder)."""
+    a restart still mounts that very folder). `playground_id`: whose row the calls and the
+    containers are recorded on (docker_audit)."""
     where = folder(run_id)
     await asyncio.to_thread(_fresh_folder if fresh else _same_folder, where)
-    gate = Gate(owner_id, run_id)
+    gate = Gate(owner_id, run_id, playground_id)
+    if playground_id is not None:
+        audit.refresh_soon(gate)  # a re-adopted terminal's containers are on the dashboard again
+        audit.in_background(gate, audit.refresh_while_running(gate))
     gate.server = await asyncio.start_unix_server(
         lambda reader, writer: _serve(gate, reader, writer), path=str(where / "docker.sock")
     )
@@ -167,7 +182,7 @@ async def close_gate(gate: Gate) -> None:
     """Stop answering: no new connection, and the open ones (a `logs -f`, an attach) cut."""
     if gate.server is not None:
         gate.server.close()
-    for task in list(gate.connections):
+    for task in [*gate.connections, *gate.background]:
         task.cancel()
     if gate.connections:
         await asyncio.wait(list(gate.connections), timeout=5)
@@ -218,8 +233,36 @@ async def _answer(
     """Answer one request; True when the connection was upgraded (and is over)."""
     target = urlsplit(request.target.decode("latin-1"))
     method = request.method.decode()
+    said = f"{method} {target.path}"  # what it was, for the record, until it is known better
     try:
         found = policy.route(method, target.path)
+        said = audit.summary(found, target.query, body, gate.names) or ""
+        try:
+            upgraded = await _answer_found(gate, client, writer, reader, request, body, found)
+        finally:
+            if found.name in audit.CHANGING:
+                audit.refresh_soon(gate)
+        if said:
+            audit.record(gate, said)
+        return upgraded
+    except policy.Refused as refused:
+        audit.record(gate, f"{said or target.path} — {refused}", refused=True)
+        await relay.send_json(client, writer, refused.status, {"message": f"배움: {refused}"})
+        return False
+
+
+async def _answer_found(
+    gate: Gate,
+    client: h11.Connection,
+    writer: asyncio.StreamWriter,
+    reader: asyncio.StreamReader,
+    request: h11.Request,
+    body: bytes,
+    found: policy.Route,
+) -> bool:
+    target = urlsplit(request.target.decode("latin-1"))
+    method = request.method.decode()
+    try:
         if found.name == "containers.create":
             async with gate.creating:  # the quota's count and the engine's create, together
                 forward = await _forwarded(gate, found, method, target.path, target.query, body)
@@ -232,9 +275,6 @@ async def _answer(
         await relay.send_json(
             client, writer, 400, {"message": "배움: 요청의 내용을 읽을 수 없어요."}
         )
-        return False
-    except policy.Refused as refused:
-        await relay.send_json(client, writer, refused.status, {"message": f"배움: {refused}"})
         return False
     except engine.EngineUnavailable:
         message = "배움: 도커 엔진에 연결할 수 없어요. 잠시 후 다시 해 보세요."
@@ -257,6 +297,8 @@ async def _relayed(
     upgrade: bool,
 ) -> bool:
     transform = shown.REWRITTEN.get(found.name)
+    # The student's name of a container being made (`docker run --name web1`), for the record.
+    name = (parse_qs(urlsplit(forward.path).query).get("name") or [""])[0].removeprefix(gate.prefix)
 
     def rewrite(status: int, body: bytes) -> bytes:
         if status >= 400:  # the engine's words, with the student's own names
@@ -266,6 +308,8 @@ async def _relayed(
         answer = transform(gate.prefix, json.loads(body))
         if found.name == "exec.create" and isinstance(answer, dict):
             gate.execs.add(str(answer["Id"]))
+        if found.name == "containers.create" and isinstance(answer, dict) and name:
+            gate.names[str(answer["Id"])] = name
         return json.dumps(answer).encode()
 
     return await relay.relay(

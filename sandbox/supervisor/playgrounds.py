@@ -170,7 +170,9 @@ async def _start(owner_id: int) -> LivePlayground:
     gate_folder = None
     if docker_gate.available():
         try:
-            docker = await docker_gate.open_gate(owner_id, run_id(playground))
+            docker = await docker_gate.open_gate(
+                owner_id, run_id(playground), playground_id=str(playground.pk)
+            )
         except Exception as error:  # a terminal all the same, without the docker CLI
             log.warning("playground %s: no docker gate (%s)", playground.id, error)
         else:
@@ -286,7 +288,10 @@ async def _adopt(adopted: Adopted) -> LivePlayground | None:
             if docker_gate.available():  # its socket again, in the folder the container mounts
                 with suppress(Exception):
                     docker = await docker_gate.open_gate(
-                        playground.owner_id, run_id(playground), fresh=False
+                        playground.owner_id,
+                        run_id(playground),
+                        fresh=False,
+                        playground_id=str(playground.pk),
                     )
                     SUPERVISED.docker_gates[playground.owner_id] = docker
             live.restored.set()  # the same container: its /work never went

@@ -366,3 +366,50 @@ async def test_a_container_the_platform_ran_for_a_student_is_not_theirs_to_touch
     finally:
         await asyncio.to_thread(engine.remove, platform)
         await asyncio.to_thread(engine.remove_image, tag)
+
+
+async def snapshot_of(user, until, timeout: float = 10) -> list[dict]:
+    """The playground's container snapshot once `until(snapshot)` holds (it is written in the
+    background), or the last one seen."""
+    from sandbox.models import Playground
+
+    live = SUPERVISED.playgrounds[user.id]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        playground = await Playground.objects.aget(pk=live.playground.pk)
+        if until(playground.docker_containers) or loop.time() > deadline:
+            return playground.docker_containers
+        await asyncio.sleep(0.2)
+
+
+async def test_the_instructor_sees_each_call_in_the_clis_words_and_the_containers(
+    alice, monkeypatch
+):
+    from sandbox.models import DockerCall
+    from sandbox.supervisor import docker_audit
+
+    monkeypatch.setattr(docker_audit, "REFRESH_SECONDS", 1)
+    assert (await sh(alice, "docker run -d --name web busybox sleep 120")).exit_code == 0
+    assert (await sh(alice, "docker run --rm --privileged busybox true")).exit_code != 0
+    assert (await sh(alice, "docker ps")).exit_code == 0  # a read: not recorded
+    running = await snapshot_of(alice, lambda shown: len(shown) == 1)
+    assert [(c["name"], c["image"], c["state"]) for c in running] == [("web", "busybox", "running")]
+    # One that ends by itself leaves «지금 실행 중» without another call.
+    assert (await sh(alice, "docker run -d --name brief busybox sleep 1")).exit_code == 0
+    ended = await snapshot_of(
+        alice, lambda shown: any(c["name"] == "brief" and c["state"] == "exited" for c in shown)
+    )
+    assert {c["name"]: c["state"] for c in ended} == {"web": "running", "brief": "exited"}
+    calls = [
+        (call.summary, call.refused)
+        async for call in DockerCall.objects.filter(
+            playground_id=SUPERVISED.playgrounds[alice.id].playground.pk
+        ).order_by("created_at")
+    ]
+    said = [summary for summary, _refused in calls]
+    assert "create --name web busybox sleep 120" in said and "start web" in said, calls
+    refused = [summary for summary, was_refused in calls if was_refused]
+    assert len(refused) == 1 and "--privileged" in refused[0], calls
+    assert not any(summary == "ps" or "json" in summary for summary in said), calls
+    assert all(f"-u{alice.id}-" not in summary for summary in said), calls  # their own names
