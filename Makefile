@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-scaled bench bench-load lint format setup dev-setup clean orchestration kubernetes
+.PHONY: run test test-scaled bench bench-load lint format setup dev-setup clean orchestration kubernetes shelf
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -59,6 +59,12 @@ orchestration: $(VENV)/.installed
 kubernetes: $(VENV)/.installed
 	$(PY) manage.py build_lab_images --if-missing
 	bash scripts/kubernetes/cluster.sh start
+
+# The shelf (DESIGN.md, "The Docker CLI"): debian, nginx, redis and python for `docker run` in a
+# terminal, built from Debian's packages with mmdebstrap into /var/cache/baeum/shelf/ (once per
+# recipe) and imported as baeum/shelf-<name>. Building needs root and Debian's archive; CI asks.
+shelf:
+	bash scripts/build-shelf.sh
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
