@@ -240,6 +240,8 @@ SANDBOX_DOCKER_MAX_CONTAINERS = envint("SANDBOX_DOCKER_MAX_CONTAINERS", 5)
 # volumes are tmpfs of the volume profile's size (engine.profile.VOLUME_OPTIONS).
 SANDBOX_DOCKER_MAX_NETWORKS = envint("SANDBOX_DOCKER_MAX_NETWORKS", 3)
 SANDBOX_DOCKER_MAX_VOLUMES = envint("SANDBOX_DOCKER_MAX_VOLUMES", 3)
+# Images a student may build with it (each tag counted once per image).
+SANDBOX_DOCKER_MAX_IMAGES = envint("SANDBOX_DOCKER_MAX_IMAGES", 5)
 SANDBOX_DOCKER_SUBNETS = os.environ.get("SANDBOX_DOCKER_SUBNETS", "10.151.0.0/16")
 # A student's namespace (and their pods) is deleted after this long without a terminal open.
 SANDBOX_KUBE_IDLE_SECONDS = envint("SANDBOX_KUBE_IDLE_SECONDS", 2 * 3600)

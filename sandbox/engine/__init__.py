@@ -41,8 +41,10 @@ from sandbox.engine.images import (
     image_history,
     image_info,
     image_label,
+    images_labelled,
     labelled_images,
     remove_image,
+    remove_image_forced,
     tag_image,
 )
 from sandbox.engine.networks import (
@@ -119,6 +121,7 @@ __all__ = [
     "image_exists",
     "image_history",
     "image_info",
+    "images_labelled",
     "image_label",
     "inspect",
     "is_running",
@@ -135,6 +138,7 @@ __all__ = [
     "ping",
     "remove",
     "remove_image",
+    "remove_image_forced",
     "remove_network",
     "remove_service",
     "remove_volume",

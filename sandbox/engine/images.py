@@ -84,3 +84,15 @@ def remove_image(reference: str) -> None:
 def labelled_images(label: str) -> list[dict]:
     with call() as client:
         return client.api.images(filters={"label": label})
+
+
+def images_labelled(*labels: str) -> list[dict]:
+    """The engine's listing of the images that carry every one of `labels` ("key=value")."""
+    with call() as client:
+        return client.api.images(filters={"label": list(labels)})
+
+
+def remove_image_forced(reference: str) -> None:
+    """Remove an image and every tag of it (a terminal's end takes its student's images)."""
+    with call() as client, suppress(NotFound):
+        client.api.remove_image(reference, force=True)

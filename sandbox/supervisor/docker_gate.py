@@ -38,6 +38,7 @@ from django.conf import settings
 from sandbox import engine
 from sandbox.engine.profile import student_container
 from sandbox.supervisor import docker_audit as audit
+from sandbox.supervisor import docker_images as images
 from sandbox.supervisor import docker_objects as objects
 from sandbox.supervisor import docker_policy as policy
 from sandbox.supervisor import docker_relay as relay
@@ -297,23 +298,28 @@ async def _relayed(
     upgrade: bool,
 ) -> bool:
     transform = shown.REWRITTEN.get(found.name)
+    # Images are named apart from containers, networks and volumes (docker_images).
+    prefix = images.image_prefix(gate) if found.name.startswith("images.") else gate.prefix
     # The student's name of a container being made (`docker run --name web1`), for the record.
     name = (parse_qs(urlsplit(forward.path).query).get("name") or [""])[0].removeprefix(gate.prefix)
 
     def rewrite(status: int, body: bytes) -> bytes:
         if status >= 400:  # the engine's words, with the student's own names
-            return body.replace(gate.prefix.encode(), b"")
+            return body.replace(gate.prefix.encode(), b"").replace(
+                images.image_prefix(gate).encode(), b""
+            )
         if transform is None or not body:
             return body
-        answer = transform(gate.prefix, json.loads(body))
+        answer = transform(prefix, json.loads(body))
         if found.name == "exec.create" and isinstance(answer, dict):
             gate.execs.add(str(answer["Id"]))
         if found.name == "containers.create" and isinstance(answer, dict) and name:
             gate.names[str(answer["Id"])] = name
         return json.dumps(answer).encode()
 
+    each = images.shown_stream(gate) if found.name == "images.build" else None
     return await relay.relay(
-        client, writer, reader, forward, upgrade, rewrite, whole=transform is not None
+        client, writer, reader, forward, upgrade, rewrite, whole=transform is not None, each=each
     )
 
 
@@ -329,8 +335,11 @@ async def _forwarded(
     if found.name in {"ping", "version"}:
         return relay.Forward(method, path)
     if found.name == "images.pull":
-        wanted = (parse_qs(query).get("fromImage") or [""])[0]
-        if wanted.removesuffix(":latest") in SHELF:
+        params = parse_qs(query)
+        wanted = (params.get("fromImage") or [""])[0]
+        if tag := (params.get("tag") or [""])[0]:
+            wanted = f"{wanted}:{tag}"
+        if await images.local_image(gate, wanted):
             return Answer(200, {"status": f"{wanted}: 이 서버의 선반에 이미 있어요"})
         shelf = ", ".join(sorted(SHELF))
         message = (
@@ -340,11 +349,10 @@ async def _forwarded(
         return Answer(404, {"message": message})
     if found.name == "missing":
         return Answer(404, {"message": f"No such object: {found.ref}"})
-    if found.name == "images.inspect":
-        local = _shelf_image(found.ref)
-        if local is None:
-            return Answer(404, {"message": f"No such image: {found.ref}"})
-        return relay.Forward(method, f"{version}/images/{local}/json")
+    if found.name in {"images.inspect", "images.history", "images.tag", "images.remove"}:
+        return await images.image_call(gate, found.name, found.ref, version, query)
+    if found.name == "images.build":
+        return await images.build(gate, version, query, body)
     if found.name == "info":
         return Answer(200, await _info(gate))
     if found.name in LISTED:
@@ -413,15 +421,9 @@ def _narrowed(gate: Gate, query: str, allowed: set[str]) -> str:
     return urlencode(params, doseq=True)
 
 
-def _shelf_image(name: str) -> str | None:
-    """The local image a student's image name stands for: the shelf's (`busybox`,
-    `busybox:latest`), or None."""
-    return SHELF.get(name.removesuffix(":latest"))
-
-
 async def _create(gate: Gate, version: str, query: str, body: bytes) -> relay.Forward | Answer:
     asked = json.loads(body or b"{}")
-    image = _shelf_image(str(asked.get("Image", "")))
+    image = await images.local_image(gate, str(asked.get("Image", "")))
     if image is None:
         return Answer(404, {"message": f"No such image: {asked.get('Image', '')}"})
     params = parse_qs(query)

@@ -245,7 +245,8 @@ def _remove_with_keeper(run_id: str, volume: str) -> None:
 def remove_made(run_id: str) -> None:
     """Everything a playground's student made through its gate, and the volumes' keepers:
     containers first (a network with containers on it, or a volume in use, cannot go), then
-    networks and volumes (blocking; what cannot go now is left to the reaper)."""
+    networks, volumes and the images they built (blocking; what cannot go now is left to the
+    reaper)."""
     run = f"{engine.RUN_LABEL}={run_id}"
     namespace = f"{engine.SANDBOX_LABEL}={settings.SANDBOX_NAMESPACE}"
     for container in engine.labelled_containers(None, run):
@@ -254,3 +255,5 @@ def remove_made(run_id: str) -> None:
         engine.remove_network(network["Name"])
     for volume in engine.volumes_labelled(namespace, run):
         engine.remove_volume(volume["Name"])
+    for image in engine.images_labelled(namespace, run):
+        engine.remove_image_forced(image["Id"])

@@ -16,12 +16,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sandbox.shelf import SHELF
+
 # The API versions the gate speaks: the engine's (Debian's 20.10: 1.41) and the one before it.
 VERSIONS = {"1.40", "1.41"}
 _VERSIONED = re.compile(r"^/v(?P<version>\d+\.\d+)(?P<rest>/.*)$")
 
 # The allow-list: (method, path pattern) → the endpoint's name. `{ref}` is a container's name or
-# id as the student gave it; `{exec}` an exec instance's id.
+# id as the student gave it (a network's, a volume's); `{image}` an image's name; `{exec}` an
+# exec instance's id.
 ENDPOINTS: dict[tuple[str, str], str] = {
     ("GET", "/_ping"): "ping",
     ("HEAD", "/_ping"): "ping",
@@ -46,7 +49,11 @@ ENDPOINTS: dict[tuple[str, str], str] = {
     ("POST", "/exec/{exec}/resize"): "exec.resize",
     ("GET", "/exec/{exec}/json"): "exec.inspect",
     ("GET", "/images/json"): "images.list",
-    ("GET", "/images/{ref}/json"): "images.inspect",
+    ("GET", "/images/{image}/json"): "images.inspect",
+    ("GET", "/images/{image}/history"): "images.history",
+    ("POST", "/images/{image}/tag"): "images.tag",
+    ("DELETE", "/images/{image}"): "images.remove",
+    ("POST", "/build"): "images.build",
     ("GET", "/networks"): "networks.list",
     ("POST", "/networks/create"): "networks.create",
     ("GET", "/networks/{ref}"): "networks.inspect",
@@ -68,13 +75,21 @@ ENDPOINTS: dict[tuple[str, str], str] = {
     ("POST", "/images/create"): "images.pull",  # answered by the gate: the shelf or "not here"
 }
 _PATTERNS = [
-    (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), name)
+    (
+        method,
+        # An image's name may hold a slash (`me/myapp`); every other part of a path may not.
+        re.compile(
+            "^"
+            + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path.replace("{image}", "(?P<ref>.+)"))
+            + "$"
+        ),
+        name,
+    )
     for (method, path), name in ENDPOINTS.items()
 ]
 
-# The shelf: what `docker run NAME` and `docker images` offer, by the name a student types, and
-# the local image each is (issue 15: the shelf grows to debian, nginx, redis, python).
-SHELF = {"busybox": "baeum/lab:latest"}
+# The shelf (sandbox/shelf.py): what `docker run NAME` and `docker images` offer, by the name a
+# student types, and the local image each is.
 SHOWN = {local: name for name, local in SHELF.items()}
 
 WHY = "이 서버의 모든 컨테이너는 다른 학생과 서버를 지키는 같은 보안 설정으로만 실행돼요"

@@ -15,7 +15,8 @@ import h11
 
 from sandbox.engine import passthrough
 
-MAX_BODY = 64 * 1024  # a request's JSON body (builds, which send a context, come later)
+MAX_BODY = 64 * 1024  # a request's JSON body
+MAX_BUILD_BODY = 1024 * 1024 + 64 * 1024  # a build's context (docker_images.MAX_CONTEXT_BYTES)
 HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"upgrade"}
 
 
@@ -26,6 +27,7 @@ class Forward:
     method: str
     path: str  # with the query
     body: bytes = b""
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,12 @@ async def read_request(
             head = event
         elif isinstance(event, h11.Data):
             body += event.data
-            if len(body) > MAX_BODY:
+            limit = (
+                MAX_BUILD_BODY
+                if head and head.target.split(b"?")[0].endswith(b"/build")
+                else MAX_BODY
+            )
+            if len(body) > limit:
                 raise h11.ProtocolError("body too large")
         elif isinstance(event, h11.EndOfMessage) and head is not None:
             return head, bytes(body)
@@ -80,16 +87,17 @@ async def relay(
     upgrade: bool,
     rewrite: Callable[[int, bytes], bytes],
     whole: bool,
+    each: Callable[[bytes], bytes] | None = None,
 ) -> bool:
     """Send `forward` to the engine and its answer to the CLI; True when the connection was
     upgraded (an attach or exec: relayed both ways, and then over). An answer that is `whole`,
     or an error, is read to its end and passed through `rewrite(status, body)`; any other is
-    streamed as it comes (logs -f, wait)."""
+    streamed as it comes (logs -f, wait, a build's progress), each piece through `each`."""
     engine_reader, engine_writer = await passthrough.open_api()
     try:
         headers = [("Host", "docker"), ("Content-Length", str(len(forward.body)))]
         if forward.body:
-            headers.append(("Content-Type", "application/json"))
+            headers.append(("Content-Type", forward.content_type))
         headers += (
             [("Connection", "Upgrade"), ("Upgrade", "tcp")]
             if upgrade
@@ -139,7 +147,8 @@ async def relay(
         while True:
             event = await _next(upstream, engine_reader)
             if isinstance(event, h11.Data):
-                writer.write(client.send(h11.Data(data=event.data)))
+                data = each(event.data) if each else event.data
+                writer.write(client.send(h11.Data(data=data)))
                 await writer.drain()
             elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                 writer.write(client.send(h11.EndOfMessage()))

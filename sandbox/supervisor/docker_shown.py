@@ -88,13 +88,32 @@ def _shown_labels(labels: dict | None) -> dict:
     return {k: v for k, v in (labels or {}).items() if not k.startswith("baeum.")}
 
 
+def _tags(prefix: str, tags: list | None) -> list[str]:
+    """An image's tags a student may see: the shelf's names, and their own without the prefix
+    (`prefix`: docker_images.image_prefix); anybody else's are not there."""
+    shown = []
+    for tag in tags or []:
+        if tag in SHOWN:
+            shown.append(SHOWN[tag] + ":latest")
+        elif tag.startswith(prefix):
+            shown.append(tag.removeprefix(prefix))
+    return shown
+
+
 def _images(prefix: str, images: list) -> list:
-    shelf = []
+    """`docker images`: the shelf and the student's own."""
+    kept = []
     for image in images:
-        tags = [SHOWN[tag] + ":latest" for tag in image.get("RepoTags") or [] if tag in SHOWN]
-        if tags:
-            shelf.append({**image, "RepoTags": tags, "RepoDigests": []})
-    return shelf
+        if tags := _tags(prefix, image.get("RepoTags")):
+            kept.append(
+                {
+                    **image,
+                    "RepoTags": tags,
+                    "RepoDigests": [],
+                    "Labels": _shown_labels(image.get("Labels")),
+                }
+            )
+    return kept
 
 
 def _as_is(prefix: str, body: object) -> object:
@@ -110,15 +129,30 @@ def _version(prefix: str, version: dict) -> dict:
 
 
 def _image(prefix: str, image: dict) -> dict:
-    image["RepoTags"] = [
-        SHOWN[tag] + ":latest" for tag in image.get("RepoTags") or [] if tag in SHOWN
-    ]
+    image["RepoTags"] = _tags(prefix, image.get("RepoTags"))
     image["RepoDigests"] = []
     image.pop("GraphDriver", None)
     for config in (image.get("Config"), image.get("ContainerConfig")):
         if config:
             config["Labels"] = _shown_labels(config.get("Labels"))
     return image
+
+
+def _history(prefix: str, layers: list) -> list:
+    """`docker history`: the student's steps and the base's, not the project's labels."""
+    layers = [layer for layer in layers if "LABEL baeum." not in str(layer.get("CreatedBy"))]
+    for layer in layers:
+        layer["Tags"] = _tags(prefix, layer.get("Tags"))
+        created_by = str(layer.get("CreatedBy") or "")
+        for local, name in SHOWN.items():
+            created_by = created_by.replace(local, name)
+        layer["CreatedBy"] = created_by.replace(prefix, "")
+    return layers
+
+
+def _removed(prefix: str, removed: list) -> list:
+    """`docker rmi`: what went, by the student's names (layers by id, as the engine says)."""
+    return [{key: value.removeprefix(prefix) for key, value in item.items()} for item in removed]
 
 
 # By endpoint (docker_policy.ENDPOINTS): how its answer is shown to the student.
@@ -130,6 +164,8 @@ REWRITTEN: dict[str, Callable[[str, Any], object]] = {
     "containers.create": _as_is,  # read whole: the gate keeps the new container's name
     "version": _version,
     "images.inspect": _image,
+    "images.history": _history,
+    "images.remove": _removed,
     "networks.list": _networks,
     "networks.inspect": _network,
     "volumes.list": _volumes,

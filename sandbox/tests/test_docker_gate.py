@@ -5,6 +5,7 @@ profile, what is not allowed is refused in words, and it all ends with the termi
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from django.conf import settings
@@ -120,7 +121,7 @@ async def test_what_the_profile_does_not_allow_is_refused_in_words(alice, flags,
 
 async def test_the_shelf_and_what_is_off_the_list_say_so_at_once(alice):
     images = await sh(alice, "docker images --format '{{.Repository}}:{{.Tag}}'")
-    assert images.output.split() == ["busybox:latest"], images.output
+    assert "busybox:latest" in images.output.split(), images.output  # the shelf's
     pulled = await sh(alice, "docker pull nginx:1.27", timeout=20)
     assert pulled.exit_code != 0 and "선반에 없어요" in pulled.output, pulled.output
     off = await sh(alice, "docker plugin ls")
@@ -413,3 +414,122 @@ async def test_the_instructor_sees_each_call_in_the_clis_words_and_the_container
     assert len(refused) == 1 and "--privileged" in refused[0], calls
     assert not any(summary == "ps" or "json" in summary for summary in said), calls
     assert all(f"-u{alice.id}-" not in summary for summary in said), calls  # their own names
+
+
+DOCKERFILE = (
+    "mkdir -p app && cd app && echo built-by-alice > hello.txt && printf '%s\\n' "
+    "'FROM busybox' 'COPY hello.txt /hello.txt' 'RUN wc -c /hello.txt' "
+    '\'CMD ["cat", "/hello.txt"]\' > Dockerfile'
+)
+
+
+def own_images(user) -> list[str]:
+    """The images the student built through a gate, in this deployment."""
+    labels = docker_gate.Gate(user.id, "").label_filters()
+    return [tag for image in engine.images_labelled(*labels) for tag in image["RepoTags"] or []]
+
+
+async def test_a_student_builds_an_image_runs_it_and_nobody_else_sees_it(alice, bob):
+    assert (await sh(alice, DOCKERFILE)).exit_code == 0
+    built = await sh(alice, "cd app && docker build -t myapp:v1 .", timeout=180)
+    assert built.exit_code == 0, built.output
+    assert "FROM busybox" in built.output and "Successfully tagged myapp:v1" in built.output
+    assert "baeum" not in built.output, built.output  # their names, not the engine's
+    ran = await sh(alice, "docker run --rm myapp:v1")
+    assert ran.output.strip() == "built-by-alice", ran.output
+    listed = await sh(alice, "docker images --format '{{.Repository}}:{{.Tag}}'")
+    assert {"busybox:latest", "myapp:v1"} <= set(listed.output.split()), listed.output
+    history = await sh(alice, "docker history myapp:v1 --format '{{.CreatedBy}}'")
+    assert "COPY" in history.output and "baeum" not in history.output, history.output
+    # Their own image is a base for the next, and tags and removal are theirs.
+    second = "cd app && printf '%s\\n' 'FROM myapp:v1' 'CMD [\"echo\", \"second\"]' > Dockerfile.v2"
+    assert (await sh(alice, second)).exit_code == 0
+    built = await sh(alice, "cd app && docker build -f Dockerfile.v2 -t myapp:v2 .", timeout=180)
+    assert built.exit_code == 0, built.output
+    assert (await sh(alice, "docker run --rm myapp:v2")).output.strip() == "second"
+    assert (await sh(alice, "docker tag myapp:v1 myapp:keep")).exit_code == 0
+    assert (await sh(alice, "docker rmi myapp:keep")).exit_code == 0
+    assert (await sh(alice, "docker rmi busybox")).exit_code != 0  # the shelf stays
+    # Bob sees none of it, and cannot run, tag or build from it.
+    listed = await sh(bob, "docker images --format '{{.Repository}}'")
+    assert "busybox" in listed.output.split() and "myapp" not in listed.output, listed.output
+    assert (await sh(bob, "docker run --rm myapp:v1")).exit_code != 0
+    assert (await sh(bob, "docker tag myapp:v1 mine:v1")).exit_code != 0
+    stolen = await sh(
+        bob,
+        "mkdir -p b && cd b && printf 'FROM myapp:v1\\n' > Dockerfile && docker build -t x .",
+        timeout=60,
+    )
+    assert stolen.exit_code != 0 and "FROM" in stolen.output, stolen.output
+    assert sorted(own_images(alice)) == [
+        f"{images_prefix(alice)}myapp:v1",
+        f"{images_prefix(alice)}myapp:v2",
+    ]
+    # The images go with the terminal.
+    await playgrounds.end(SUPERVISED.playgrounds[alice.id], "test")
+    assert own_images(alice) == []
+
+
+def images_prefix(user) -> str:
+    return f"baeum-docker/{settings.SANDBOX_NAMESPACE.lower()}-u{user.id}/"
+
+
+@pytest.mark.parametrize(
+    "dockerfile, named",
+    [
+        ("FROM busybox\\nADD http://example.com/x /x", "ADD"),
+        ("FROM nginx:1.27", "FROM"),
+        ("FROM busybox\\nUSER 0", "USER"),
+        ("ARG B=busybox\\nFROM $B", "변수 없이"),
+        ("FROM busybox AS one\\nFROM busybox\\nCOPY --from=busybox /bin/sh /x", "COPY --from"),
+    ],
+)
+async def test_a_build_is_judged_as_the_build_lab_judges_it(alice, dockerfile, named):
+    made = await sh(alice, f"mkdir -p j && cd j && printf '{dockerfile}\\n' > Dockerfile")
+    assert made.exit_code == 0
+    tried = await sh(alice, "cd j && docker build -t judged .", timeout=60)
+    assert tried.exit_code != 0 and named in tried.output, tried.output
+    assert own_images(alice) == []
+
+
+async def test_a_build_has_no_network_and_takes_no_build_args(alice):
+    offline = "mkdir -p n && cd n && printf '%s\\n' 'FROM busybox' 'RUN wget -T 3 http://10.0.0.1/' > Dockerfile"
+    assert (await sh(alice, offline)).exit_code == 0
+    tried = await sh(alice, "cd n && docker build -t offline .", timeout=120)
+    assert tried.exit_code != 0 and "returned a non-zero code" in tried.output, tried.output
+    args = await sh(alice, "cd n && docker build --build-arg X=1 -t offline .", timeout=60)
+    assert args.exit_code != 0 and "--build-arg" in args.output, args.output
+
+
+def shelf_built() -> bool:
+    from sandbox.shelf import SHELF
+
+    missing = [name for name, local in SHELF.items() if not engine.image_exists(local)]
+    if missing and os.environ.get("CI") != "true":
+        pytest.skip(f"the shelf is not built here ({', '.join(missing)}): make shelf")
+    return not missing
+
+
+async def test_the_shelfs_images_work_through_the_cli(alice):
+    assert await asyncio.to_thread(shelf_built), "make shelf: CI builds the shelf first"
+    python = await sh(alice, "docker run --rm python python -c 'print(6 * 7)'")
+    assert python.output.strip() == "42", python.output
+    debian = await sh(alice, "docker run --rm debian cat /etc/debian_version")
+    assert debian.output.strip().startswith("12."), debian.output
+    assert (await sh(alice, "docker network create app")).exit_code == 0
+    assert (await sh(alice, "docker run -d --name web --network app nginx")).exit_code == 0
+    assert (await sh(alice, "docker run -d --name cache --network app redis")).exit_code == 0
+    page = await sh(
+        alice,
+        "for i in 1 2 3 4 5 6 7 8 9 10; do docker run --rm --network app busybox "
+        "wget -qO- -T 2 http://web:8080/ && break; sleep 0.5; done",
+    )
+    assert "Welcome to nginx" in page.output, page.output
+    pong = await sh(
+        alice,
+        "for i in 1 2 3 4 5 6 7 8 9 10; do docker run --rm --network app redis "
+        "redis-cli -h cache ping && break; sleep 0.5; done",
+    )
+    assert "PONG" in pong.output, pong.output
+    listed = await sh(alice, "docker images --format '{{.Repository}}'")
+    assert set(listed.output.split()) == {"busybox", "debian", "nginx", "redis", "python"}

@@ -1,0 +1,350 @@
+"""A student's images through the Docker gate (docker_gate.py): the shelf's and their own, by the
+names they type; `docker build` judged as the build lab judges a Dockerfile; tag, history, rmi.
+
+- The shelf (`busybox` …) is the project's images under familiar names; a student's own image
+  `myapp:v1` is `baeum-docker/<deployment>-u<owner>/myapp:v1` on the engine, labelled with the
+  deployment and the owner and shown back as `myapp:v1`. Nobody else's image is reachable by
+  any name: a name is resolved among the shelf and the student's own tags only.
+- A build's context is read here, never handed to the engine as given: regular files and
+  folders only, within the size caps; the Dockerfile is evaluated and judged by
+  sandbox/dockerfile_rules.py (FROM the shelf, the student's own images or an earlier stage; no
+  ADD, no root …), then its FROM lines are written again with the engine's names, and the
+  result judged again. The build runs with no network, the build lab's memory and CPU limits,
+  a file-size limit, its time limit, and the student's labels; its output shows the student's
+  names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import tarfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, quote, urlencode
+
+import dockerfile
+from django.conf import settings
+
+from sandbox import dockerfile_rules, engine
+from sandbox.engine.profile import BUILD_LIMITS
+from sandbox.supervisor import docker_policy as policy
+from sandbox.supervisor.docker_relay import Answer, Forward
+
+if TYPE_CHECKING:
+    from sandbox.supervisor.docker_gate import Gate
+
+MAX_CONTEXT_BYTES = 1024 * 1024  # what `docker build .` may send (the CLI's tar of the folder)
+MAX_CONTEXT_FILES = 200
+MAX_DOCKERFILE_BYTES = 8 * 1024
+FILE_BYTES = 16 * 2**20  # what one file a RUN step writes may grow to (the `fsize` limit)
+# A repository as a student names it (`myapp`, `me/myapp`) and a tag.
+REPOSITORY = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)?")
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# The build API's options a student may set (the gate sets the rest itself).
+BUILD_OPTIONS = {"t", "dockerfile", "q", "nocache", "rm", "forcerm", "labels", "target"}
+# What the CLI sends for an option nobody asked for; any other value of any other is refused.
+UNSET = {"", "0", "false", "null", "{}", "[]", "default"}
+
+
+def image_prefix(gate: Gate) -> str:
+    namespace = re.sub(r"[^a-z0-9]+", "-", settings.SANDBOX_NAMESPACE.lower()).strip("-")[:40]
+    return f"baeum-docker/{namespace}-u{gate.owner_id}/"
+
+
+def split(reference: str) -> tuple[str, str]:
+    """`myapp:v1` → ("myapp", "v1"); `myapp` → ("myapp", "latest"); Refused for a name the
+    engine would read as another registry's or that is not a plain name."""
+    repository, _, tag = reference.rpartition(":") if ":" in reference else (reference, "", "")
+    if "/" in tag:  # a port: `host:5000/name`
+        repository, tag = reference, ""
+    tag = tag or "latest"
+    if not REPOSITORY.fullmatch(repository) or not TAG.fullmatch(tag):
+        raise policy.Refused(
+            f"이미지 이름 {reference}은(는) 쓸 수 없어요 (소문자·숫자와 ._-, 예: myapp:v1).", 400
+        )
+    return repository, tag
+
+
+async def own_tags(gate: Gate) -> dict[str, str]:
+    """The student's own tags (`myapp:v1`) → the engine's image id."""
+    prefix = image_prefix(gate)
+    async with gate.engine_calls:
+        images = await asyncio.to_thread(engine.images_labelled, *gate.label_filters())
+    return {
+        tag.removeprefix(prefix): image["Id"]
+        for image in images
+        for tag in image.get("RepoTags") or []
+        if tag.startswith(prefix)
+    }
+
+
+async def local_image(gate: Gate, reference: str) -> str | None:
+    """The engine's name of the image a student means: the shelf's, or one of their own tags."""
+    shelf = policy.SHELF.get(reference.removesuffix(":latest"))
+    if shelf is not None:  # on this engine only once `make shelf` has built it
+        async with gate.engine_calls:
+            return shelf if await asyncio.to_thread(engine.image_exists, shelf) else None
+    try:
+        repository, tag = split(reference)
+    except policy.Refused:
+        return None
+    if f"{repository}:{tag}" in await own_tags(gate):
+        return f"{image_prefix(gate)}{repository}:{tag}"
+    return None
+
+
+def _no_such_image(reference: str) -> Answer:
+    return Answer(404, {"message": f"No such image: {reference}"})
+
+
+async def image_call(
+    gate: Gate, name: str, reference: str, version: str, query: str
+) -> Forward | Answer:
+    """Inspect, history, tag and remove, on a shelf image or the student's own."""
+    local = await local_image(gate, reference)
+    if local is None:
+        return _no_such_image(reference)
+    if name == "images.inspect":
+        return Forward("GET", f"{version}/images/{quote(local, safe='')}/json")
+    if name == "images.history":
+        return Forward("GET", f"{version}/images/{quote(local, safe='')}/history")
+    shelf = local in policy.SHOWN
+    if name == "images.remove":
+        if shelf:
+            raise policy.Refused(f"{reference}은(는) 이 서버의 선반 이미지라 지울 수 없어요.", 409)
+        return Forward("DELETE", f"{version}/images/{quote(local, safe='')}?noprune=0")
+    params = parse_qs(query)
+    wanted = (params.get("repo") or [""])[0]
+    repository, tag = split(f"{wanted}:{(params.get('tag') or ['latest'])[0]}")
+    if len(await own_tags(gate)) >= settings.SANDBOX_DOCKER_MAX_IMAGES * 2:
+        raise policy.Refused(
+            "이미지 태그가 너무 많아요. `docker rmi`로 지운 다음 다시 해 보세요.", 409
+        )
+    if shelf:  # a shelf image tagged as the student's: theirs to build FROM, never its labels
+        raise policy.Refused(
+            "선반 이미지에는 태그를 붙일 수 없어요. FROM으로 새 이미지를 만들어요.", 409
+        )
+    target = urlencode({"repo": image_prefix(gate) + repository, "tag": tag})
+    return Forward("POST", f"{version}/images/{quote(local, safe='')}/tag?{target}")
+
+
+# --- docker build ---------------------------------------------------------------------------
+
+
+def _context(body: bytes) -> tuple[dict[str, bytes], list[tarfile.TarInfo]]:
+    """The build context's files, read from the CLI's tar within the caps; Refused otherwise."""
+    if len(body) > MAX_CONTEXT_BYTES:
+        raise policy.Refused(_too_big(), 413)
+    # A plain tar only, as the CLI sends it without --compress: a compressed one could unpack to
+    # far more than it weighs.
+    try:
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:") as archive:
+            return _files(archive)
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise policy.Refused(
+            "빌드 컨텍스트를 읽을 수 없어요 (--compress 없이 빌드해 보세요).", 400
+        ) from error
+
+
+def _files(archive: tarfile.TarFile) -> tuple[dict[str, bytes], list[tarfile.TarInfo]]:
+    members = archive.getmembers()
+    if len(members) > MAX_CONTEXT_FILES:
+        raise policy.Refused(f"빌드 컨텍스트의 파일은 {MAX_CONTEXT_FILES}개까지예요.", 413)
+    files, total = {}, 0
+    for member in members:
+        name = member.name.removeprefix("./")
+        if name.startswith("/") or ".." in name.split("/"):
+            raise policy.Refused(f"빌드 컨텍스트의 경로 {member.name}은(는) 쓸 수 없어요.", 400)
+        if member.isdir():
+            continue
+        if not member.isfile():
+            raise policy.Refused(
+                f"빌드 컨텍스트의 {name}: 일반 파일과 폴더만 넣을 수 있어요 "
+                "(링크·장치 파일은 안 돼요).",
+                400,
+            )
+        total += member.size
+        if total > MAX_CONTEXT_BYTES:
+            raise policy.Refused(_too_big(), 413)
+        extracted = archive.extractfile(member)
+        files[name] = extracted.read() if extracted else b""
+    return files, [m for m in members if m.isdir() or m.isfile()]
+
+
+def _too_big() -> str:
+    return (
+        f"빌드 컨텍스트가 너무 커요 ({MAX_CONTEXT_BYTES // 1024} KiB까지). 필요 없는 파일은 "
+        ".dockerignore에 적거나 빈 폴더에서 빌드해 보세요."
+    )
+
+
+def _rewritten(text: str, names: dict[str, str]) -> str:
+    """The Dockerfile with each FROM naming the engine's image (`names`: the student's name →
+    the engine's); an earlier stage stays as it is. A FROM must fit on its line and name its
+    image without variables, so the line written is exactly the one judged."""
+    lines = text.split("\n")
+    stages: set[str] = set()
+    for command in dockerfile.parse_string(text):
+        if command.cmd.upper() == "COPY":
+            for flag in command.flags:
+                source = flag.partition("=")[2].lower()
+                if flag.startswith("--from=") and source not in stages and not source.isdigit():
+                    raise policy.Refused(
+                        "COPY --from에는 앞 단계만 쓸 수 있어요 "
+                        "(이미지에서 가져오려면 `FROM 이미지 AS 이름`으로 단계를 만들어요).",
+                        400,
+                    )
+        if command.cmd.upper() != "FROM":
+            continue
+        words = list(command.value)
+        if command.start_line != command.end_line or "$" in words[0]:
+            raise policy.Refused(
+                f"{command.start_line}번째 줄: 여기서는 FROM을 한 줄에, "
+                "이미지 이름을 변수 없이 써요.",
+                400,
+            )
+        base = words[0]
+        if base.lower() not in stages:
+            words[0] = names[base]
+        if len(words) == 3:
+            stages.add(words[2].lower())
+        lines[command.start_line - 1] = "FROM " + " ".join(words)
+    return "\n".join(lines)
+
+
+async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
+    """`POST /build`: the context checked and the Dockerfile judged and rewritten here; the
+    engine gets a context of the gate's making and the gate's options."""
+    params = parse_qs(query)
+    for option, values in params.items():
+        if option in BUILD_OPTIONS or all(value in UNSET for value in values):
+            continue
+        if option == "version" and values == ["1"]:
+            continue  # the classic builder (BuildKit's sessions are not on the allow-list)
+        if option == "buildargs":
+            raise policy.Refused(
+                "--build-arg는 아직 여기서 쓸 수 없어요: Dockerfile의 ARG 기본값을 써요."
+            )
+        raise policy.Refused(f"docker build의 옵션 {option}은(는) 여기서 쓸 수 없어요.")
+    files, members = _context(body)
+    where = (params.get("dockerfile") or ["Dockerfile"])[0].removeprefix("./")
+    if where not in files:
+        raise policy.Refused(f"빌드 컨텍스트에 {where}이(가) 없어요.", 400)
+    if len(files[where]) > MAX_DOCKERFILE_BYTES:
+        raise policy.Refused(f"Dockerfile이 너무 커요({MAX_DOCKERFILE_BYTES}바이트까지).", 413)
+    try:
+        text = files[where].decode()
+    except UnicodeDecodeError as error:
+        raise policy.Refused("Dockerfile은 UTF-8 글이어야 해요.", 400) from error
+    tags = [split(tag) for tag in params.get("t") or []]
+    own = await own_tags(gate)
+    if len(set(own.values())) >= settings.SANDBOX_DOCKER_MAX_IMAGES and tags:
+        raise policy.Refused(
+            f"이미지는 한 사람에 {settings.SANDBOX_DOCKER_MAX_IMAGES}개까지 둘 수 있어요. "
+            "`docker images`로 보고 `docker rmi`로 지운 다음 다시 해 보세요.",
+            409,
+        )
+    prefix = image_prefix(gate)
+    names = dict(policy.SHELF)
+    names.update({f"{name}:latest": local for name, local in policy.SHELF.items()})
+    names.update({tag: prefix + tag for tag in own})
+    names.update(
+        {tag.removesuffix(":latest"): prefix + tag for tag in own if tag.endswith(":latest")}
+    )
+    try:
+        dockerfile_rules.check(text, set(names))
+        rewritten = _rewritten(text, names)
+        dockerfile_rules.check(rewritten, set(names.values()))
+    except dockerfile_rules.Refused as refused:
+        raise policy.Refused(str(refused), 400) from refused
+    except dockerfile.GoParseError as error:
+        raise policy.Refused(f"Dockerfile을 읽을 수 없어요: {error}", 400) from error
+    files[where] = rewritten.encode()
+    context = _tar(files, members)
+    labels: dict[str, str] = {
+        **policy.own_labels(json.loads((params.get("labels") or ["{}"])[0] or "{}")),
+        **gate.labels(),
+    }
+    forwarded: dict[str, str | list[str]] = {
+        "dockerfile": where,
+        "t": [f"{prefix}{repository}:{tag}" for repository, tag in tags],
+        "rm": "1",
+        "forcerm": "1",
+        "pull": "0",
+        "networkmode": "none",
+        "memory": str(BUILD_LIMITS["memory"]),
+        "memswap": str(BUILD_LIMITS["memswap"]),
+        "cpushares": str(BUILD_LIMITS["cpushares"]),
+        "ulimits": json.dumps([{"Name": "fsize", "Soft": FILE_BYTES, "Hard": FILE_BYTES}]),
+        "labels": json.dumps(labels),
+        **{key: params[key][0] for key in ("q", "nocache", "target") if key in params},
+    }
+    return Forward(
+        "POST", f"{version}/build?{urlencode(forwarded, doseq=True)}", context, "application/x-tar"
+    )
+
+
+def _tar(files: dict[str, bytes], members: list[tarfile.TarInfo]) -> bytes:
+    """The context as the engine gets it: the files read, as plain files of uid 0 (the builder
+    gives COPY'd files uid 0 unless --chown says otherwise, as from any context)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for member in members:
+            name = member.name.removeprefix("./")
+            info = tarfile.TarInfo(name)
+            info.mtime, info.mode = member.mtime, member.mode & 0o777
+            if member.isdir():
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+                continue
+            data = files[name]
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+HIDDEN_LABELS = 4  # the gate's labels (Gate.labels), each a LABEL step the builder adds
+STEP = re.compile(r"^Step (\d+)/(\d+) : ")
+
+
+def shown_stream(gate: Gate) -> Callable[[bytes], bytes]:
+    """A build's progress as the student reads it: their names and the shelf's, and none of the
+    LABEL steps the builder adds for the gate's labels (counted out of `Step n/N` too). The
+    engine sends one JSON object a line; a line cut between two pieces waits for the next."""
+    prefix = image_prefix(gate).encode()
+    shelf = [(local.encode(), name.encode()) for name, local in policy.SHELF.items()]
+    pending = bytearray()
+    hiding = False
+
+    def line_shown(line: bytes) -> bytes | None:
+        nonlocal hiding
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return line
+        said = message.get("stream") if isinstance(message, dict) else None
+        if isinstance(said, str):
+            if step := STEP.match(said):
+                hiding = said[step.end() :].startswith("LABEL baeum.")
+                total = max(1, int(step[2]) - HIDDEN_LABELS)
+                message["stream"] = f"Step {step[1]}/{total} : {said[step.end() :]}"
+            elif said.startswith("Successfully"):
+                hiding = False
+            if hiding:
+                return None
+            line = json.dumps(message).encode()
+        for local, name in shelf:
+            line = line.replace(local, name)
+        return line.replace(prefix, b"")
+
+    def shown(chunk: bytes) -> bytes:
+        pending.extend(chunk)
+        *lines, rest = bytes(pending).split(b"\n")
+        pending[:] = rest
+        kept = [shown_line for line in lines if (shown_line := line_shown(line)) is not None]
+        return b"".join(line + b"\n" for line in kept)
+
+    return shown
