@@ -28,6 +28,11 @@ HOST_BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 # The docker CLI a terminal talks to its gate with (sandbox/supervisor/docker_gate.py): Debian's
 # docker.io client, with the C library it links (copied as `ldd` lists them).
 HOST_DOCKER_CLI = Path("/usr/bin/docker")
+# Compose v2, the CLI's plugin (`docker compose`): the one file of trixie's docker-compose
+# package that scripts/prepare-machine.sh keeps (never installed: see there); in the image at the
+# place the CLI looks for plugins.
+HOST_COMPOSE = Path("/var/cache/baeum/compose/2.26.1-4/docker-compose")
+COMPOSE_IN_IMAGE = Path("/usr/libexec/docker/cli-plugins/docker-compose")
 INSTALL_HINT = "`bash scripts/prepare-machine.sh`가 Debian 13의 busybox-static을 설치해요."
 
 
@@ -120,7 +125,8 @@ def build(tag: str) -> str:
         shutil.copy2(busybox, target)
         target.chmod(0o755)
         for path in _docker_cli_files():
-            copied = Path(context) / "rootfs" / path.relative_to("/")
+            inside = COMPOSE_IN_IMAGE if path == HOST_COMPOSE else path
+            copied = Path(context) / "rootfs" / inside.relative_to("/")
             copied.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, copied)
         engine.build_image(tag, context, buildargs, labels)
@@ -128,15 +134,19 @@ def build(tag: str) -> str:
 
 
 def _docker_cli_files() -> list[Path]:
-    """The host's docker CLI and the shared libraries it loads (none for a static build); none
-    at all on a host without it (the terminals then have no docker command)."""
+    """The host's docker CLI, its Compose plugin when the host has it (`docker compose`), and
+    the shared libraries they load (none for a static build); none at all on a host without
+    the CLI (the terminals then have no docker command)."""
     if not HOST_DOCKER_CLI.is_file():
         return []
-    listed = subprocess.run(
-        ["ldd", str(HOST_DOCKER_CLI)], capture_output=True, text=True, timeout=10
-    ).stdout
-    libraries = {Path(word) for word in listed.split() if word.startswith("/")}
-    return [HOST_DOCKER_CLI, *sorted(path for path in libraries if path.is_file())]
+    programs = [HOST_DOCKER_CLI, *([HOST_COMPOSE] if HOST_COMPOSE.is_file() else [])]
+    libraries: set[Path] = set()
+    for program in programs:
+        listed = subprocess.run(
+            ["ldd", str(program)], capture_output=True, text=True, timeout=10
+        ).stdout
+        libraries |= {Path(word) for word in listed.split() if word.startswith("/")}
+    return [*programs, *sorted(path for path in libraries if path.is_file())]
 
 
 def busybox_version(busybox: Path) -> str:

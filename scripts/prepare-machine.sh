@@ -63,4 +63,20 @@ if ! docker info >/dev/null 2>&1; then
   fi
 fi
 docker info --format 'Docker Engine {{.ServerVersion}}, storage {{.Driver}}'
+# Compose v2 for the terminals' `docker compose` (sandbox/images.py copies it into the lab image
+# beside the docker CLI). Debian 12 has only 1.29 (Python); trixie's 2.26 is one Go binary that
+# needs only libc. Never installed: the package would bring trixie's docker-cli and remove the
+# engine's docker.io. Its one file is taken out of the downloaded .deb, pinned to this version.
+COMPOSE_VERSION=2.26.1-4
+compose=/var/cache/baeum/compose/$COMPOSE_VERSION/docker-compose
+if [ ! -x "$compose" ]; then
+  echo "fetching docker-compose $COMPOSE_VERSION (trixie) for the lab image"
+  work=$(mktemp -d)
+  (cd "$work" && apt-get download -qq "docker-compose=$COMPOSE_VERSION" 2>/dev/null ||
+    { apt-get update -qq && apt-get download -qq "docker-compose=$COMPOSE_VERSION"; })
+  dpkg-deb -x "$work"/docker-compose_*.deb "$work/x"
+  mkdir -p "$(dirname "$compose")"
+  install -m 0755 "$work/x/usr/libexec/docker/cli-plugins/docker-compose" "$compose"
+  rm -rf "$work"
+fi
 bash "$(dirname "$0")/stale-docker-bridges.sh"

@@ -533,3 +533,40 @@ async def test_the_shelfs_images_work_through_the_cli(alice):
     assert "PONG" in pong.output, pong.output
     listed = await sh(alice, "docker images --format '{{.Repository}}'")
     assert set(listed.output.split()) == {"busybox", "debian", "nginx", "redis", "python"}
+
+
+COMPOSE_FILE = """mkdir -p proj && cd proj && cat > compose.yaml <<'YAML'
+services:
+  web:
+    image: busybox
+    command: sh -c 'mkdir -p /tmp/w && echo hello-compose > /tmp/w/index.html && exec httpd -f -p 8080 -h /tmp/w'
+  probe:
+    image: busybox
+    command: sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- -T 2 http://web:8080/ && exit; sleep 0.5; done'
+    depends_on: [web]
+    volumes: [data:/data]
+volumes:
+  data: {}
+YAML
+"""
+
+
+async def test_compose_brings_a_project_up_and_down_through_the_gate(alice, bob):
+    assert (await sh(alice, COMPOSE_FILE)).exit_code == 0
+    up = await sh(alice, "cd proj && docker compose up -d", timeout=120)
+    assert up.exit_code == 0 and "Container proj-web-1  Started" in up.output, up.output
+    listed = await sh(alice, "cd proj && docker compose ps -a --format '{{.Name}}'")
+    assert sorted(listed.output.split()) == ["proj-probe-1", "proj-web-1"], listed.output
+    logs = await sh(
+        alice,
+        "cd proj && for i in $(seq 20); do docker compose logs probe | grep -q hello-compose"
+        " && break; sleep 0.5; done; docker compose logs --no-log-prefix probe",
+    )
+    assert "hello-compose" in logs.output, logs.output  # by the service's name, on its network
+    assert own_networks(alice) and own_volumes(alice)  # made through the gate, as theirs
+    # Bob's compose sees no project of that name.
+    theirs = await sh(bob, "docker compose -p proj ps -a -q")
+    assert theirs.exit_code == 0 and theirs.output.strip() == "", theirs.output
+    down = await sh(alice, "cd proj && docker compose down -v", timeout=120)
+    assert down.exit_code == 0, down.output
+    assert mine(alice) == [] and own_networks(alice) == [] and own_volumes(alice) == []
