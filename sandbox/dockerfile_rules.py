@@ -71,8 +71,10 @@ class Stage:
         return {**self.args, **self.env}  # ENV always wins over an ARG of the same name
 
 
-def check(text: str, lab_images: set[str]) -> None:
-    """Raise Refused unless every instruction, evaluated, is allowed."""
+def check(text: str, lab_images: set[str], build_args: dict[str, str] | None = None) -> None:
+    """Raise Refused unless every instruction, evaluated, is allowed. `build_args`: the values
+    `--build-arg` gives (the Docker CLI's builds), which the builder puts in place of an ARG's
+    default wherever that ARG is declared."""
     _check_directives(text)
     try:
         commands = dockerfile.parse_string(text)
@@ -102,7 +104,7 @@ def check(text: str, lab_images: set[str]) -> None:
             raise Refused(_("Dockerfile은 FROM으로 시작해야 해요."))
         stage = stages[-1] if stages else meta
         if word == "ARG":
-            _declare_args(command, stage, meta.args, where)
+            _declare_args(command, stage, meta.args, where, build_args or {})
         elif word == "FROM":
             stages.append(_from(command, meta.args, stages, lab_images, where))
         elif word == "ENV":
@@ -150,19 +152,21 @@ def _flags(command, where: str) -> dict[str, str]:
     return flags
 
 
-def _declare_args(command, stage: Stage, meta: dict, where: str) -> None:
+def _declare_args(command, stage: Stage, meta: dict, where: str, given: dict[str, str]) -> None:
     for item in command.value:
         name, equals, default = item.partition("=")
         if not NAME.fullmatch(name):
             raise Refused(
                 _("{where}: ARG 이름 {n}을(를) 읽을 수 없어요.").format(where=where, n=name)
             )
-        if equals:
+        if name in given:
+            value: str | None = given[name]
+        elif equals:
             value = _soft(default, stage.scope())
         elif stage.args is not meta and name in meta:
             value = meta[name]  # re-declared inside a stage: the global default comes in
         else:
-            value = ""  # no build args are ever passed, so an ARG without default is empty
+            value = ""  # no build arg for it: an ARG without default is empty
         stage.args[name] = value
 
 

@@ -44,7 +44,17 @@ FILE_BYTES = 16 * 2**20  # what one file a RUN step writes may grow to (the `fsi
 REPOSITORY = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)?")
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 # The build API's options a student may set (the gate sets the rest itself).
-BUILD_OPTIONS = {"t", "dockerfile", "q", "nocache", "rm", "forcerm", "labels", "target"}
+BUILD_OPTIONS = {
+    "t",
+    "dockerfile",
+    "q",
+    "nocache",
+    "rm",
+    "forcerm",
+    "labels",
+    "target",
+    "buildargs",
+}
 # What the CLI sends for an option nobody asked for; any other value of any other is refused.
 UNSET = {"", "0", "false", "null", "{}", "[]", "default"}
 
@@ -224,10 +234,6 @@ async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
             continue
         if option == "version" and values == ["1"]:
             continue  # the classic builder (BuildKit's sessions are not on the allow-list)
-        if option == "buildargs":
-            raise policy.Refused(
-                "--build-arg는 아직 여기서 쓸 수 없어요: Dockerfile의 ARG 기본값을 써요."
-            )
         raise policy.Refused(f"docker build의 옵션 {option}은(는) 여기서 쓸 수 없어요.")
     files, members = _context(body)
     where = (params.get("dockerfile") or ["Dockerfile"])[0].removeprefix("./")
@@ -254,10 +260,11 @@ async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
     names.update(
         {tag.removesuffix(":latest"): prefix + tag for tag in own if tag.endswith(":latest")}
     )
+    given = _build_args((params.get("buildargs") or ["{}"])[0])
     try:
-        dockerfile_rules.check(text, set(names))
+        dockerfile_rules.check(text, set(names), given)
         rewritten = _rewritten(text, names)
-        dockerfile_rules.check(rewritten, set(names.values()))
+        dockerfile_rules.check(rewritten, set(names.values()), given)
     except dockerfile_rules.Refused as refused:
         raise policy.Refused(str(refused), 400) from refused
     except dockerfile.GoParseError as error:
@@ -280,11 +287,33 @@ async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
         "cpushares": str(BUILD_LIMITS["cpushares"]),
         "ulimits": json.dumps([{"Name": "fsize", "Soft": FILE_BYTES, "Hard": FILE_BYTES}]),
         "labels": json.dumps(labels),
+        "buildargs": json.dumps(given),
         **{key: params[key][0] for key in ("q", "nocache", "target") if key in params},
     }
     return Forward(
         "POST", f"{version}/build?{urlencode(forwarded, doseq=True)}", context, "application/x-tar"
     )
+
+
+def _build_args(text: str) -> dict[str, str]:
+    """`--build-arg NAME=value`: judged with the Dockerfile (the builder puts them in place of
+    the ARGs' defaults), so only plain names and short values."""
+    try:
+        given = json.loads(text or "{}")
+    except ValueError as error:
+        raise policy.Refused("--build-arg를 읽을 수 없어요.", 400) from error
+    if not isinstance(given, dict) or len(given) > 32:
+        raise policy.Refused("--build-arg는 32개까지 쓸 수 있어요.", 400)
+    checked = {}
+    for name, value in given.items():
+        if not dockerfile_rules.NAME.fullmatch(str(name)):
+            raise policy.Refused(f"--build-arg {name}: 이름을 읽을 수 없어요.", 400)
+        if value is None:
+            continue  # `--build-arg NAME` with no NAME in the CLI's environment: unset
+        if not isinstance(value, str) or len(value) > 1024:
+            raise policy.Refused(f"--build-arg {name}: 값은 1024자까지의 글이어야 해요.", 400)
+        checked[str(name)] = value
+    return checked
 
 
 def _tar(files: dict[str, bytes], members: list[tarfile.TarInfo]) -> bytes:
