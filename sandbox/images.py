@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from sandbox import engine
-from sandbox.lab_images import LAB_IMAGES
+from sandbox.lab_images import LAB_IMAGES, SERVICE_IMAGES
 
 BUSYBOX_BASED = "baeum/lab"  # the one built around the host's busybox
 HOST_BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
@@ -31,7 +31,10 @@ HOST_DOCKER_CLI = Path("/usr/bin/docker")
 # Compose v2, the CLI's plugin (`docker compose`): the one file of trixie's docker-compose
 # package that scripts/prepare-machine.sh keeps (never installed: see there); in the image at the
 # place the CLI looks for plugins.
-HOST_COMPOSE = Path("/var/cache/baeum/compose/2.26.1-4/docker-compose")
+HOST_COMPOSE = Path("/var/cache/baeum/docker-compose/2.26.1-4/docker-compose")
+# Debian 12's docker-registry, its one binary kept the same way, for baeum/registry.
+HOST_REGISTRY = Path("/var/cache/baeum/docker-registry/2.8.2+ds1-1/docker-registry")
+REGISTRY_IMAGE = "baeum/registry"
 COMPOSE_IN_IMAGE = Path("/usr/libexec/docker/cli-plugins/docker-compose")
 INSTALL_HINT = "`bash scripts/prepare-machine.sh`가 Debian 13의 busybox-static을 설치해요."
 
@@ -93,7 +96,7 @@ INPUTS_LABEL = "baeum.inputs"
 
 
 def fingerprint(tag: str) -> str:
-    source, buildargs = LAB_IMAGES[tag]
+    source, buildargs = {**LAB_IMAGES, **SERVICE_IMAGES}[tag]
     digest = hashlib.sha256(repr(sorted(buildargs.items())).encode())
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
@@ -103,6 +106,8 @@ def fingerprint(tag: str) -> str:
             digest.update(str(path).encode() + b"\0" + path.read_bytes())
     else:
         digest.update(fingerprint(BUSYBOX_BASED).encode())
+    if tag == REGISTRY_IMAGE:
+        digest.update(HOST_REGISTRY.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -112,10 +117,12 @@ def up_to_date(tag: str) -> bool:
 
 def build(tag: str) -> str:
     """Build one lab image; returns what it was built on."""
-    source, buildargs = LAB_IMAGES[tag]
+    source, buildargs = {**LAB_IMAGES, **SERVICE_IMAGES}[tag]
     labels = {INPUTS_LABEL: fingerprint(tag)}
     with tempfile.TemporaryDirectory(prefix="baeum-image-") as context:
         shutil.copytree(source, context, dirs_exist_ok=True)
+        if tag == REGISTRY_IMAGE:
+            shutil.copy2(HOST_REGISTRY, Path(context) / "docker-registry")
         if tag != BUSYBOX_BASED:
             engine.build_image(tag, context, buildargs, labels)
             return BUSYBOX_BASED
@@ -152,3 +159,8 @@ def _docker_cli_files() -> list[Path]:
 def busybox_version(busybox: Path) -> str:
     banner = subprocess.run([str(busybox)], capture_output=True, text=True, timeout=10).stdout
     return banner.split(" multi-call", 1)[0].strip() or str(busybox)
+
+
+def service_images() -> list[str]:
+    """The project's service images this host can build (baeum/registry needs its binary)."""
+    return [tag for tag in SERVICE_IMAGES if tag != REGISTRY_IMAGE or HOST_REGISTRY.is_file()]

@@ -14,3 +14,10 @@ LAB_IMAGES = {
     "baeum/web:v2": (IMAGES_DIR / "web", {"VERSION": "v2"}),
     "baeum/web:v2-broken": (IMAGES_DIR / "web", {"VERSION": "v2-broken"}),
 }
+
+# The project's own service images, never an exercise's: built the same way, FROM baeum/lab.
+# `baeum/registry` is the deployment's registry for the Docker CLI's push and pull
+# (sandbox/supervisor/docker_registry.py), built only where Debian's docker-registry binary is.
+SERVICE_IMAGES: dict[str, tuple[Path, dict[str, str]]] = {
+    "baeum/registry": (IMAGES_DIR / "registry", {}),
+}

@@ -63,20 +63,24 @@ if ! docker info >/dev/null 2>&1; then
   fi
 fi
 docker info --format 'Docker Engine {{.ServerVersion}}, storage {{.Driver}}'
+# One file out of a pinned Debian package, kept in /var/cache/baeum and never installed:
 # Compose v2 for the terminals' `docker compose` (sandbox/images.py copies it into the lab image
-# beside the docker CLI). Debian 12 has only 1.29 (Python); trixie's 2.26 is one Go binary that
-# needs only libc. Never installed: the package would bring trixie's docker-cli and remove the
-# engine's docker.io. Its one file is taken out of the downloaded .deb, pinned to this version.
-COMPOSE_VERSION=2.26.1-4
-compose=/var/cache/baeum/compose/$COMPOSE_VERSION/docker-compose
-if [ ! -x "$compose" ]; then
-  echo "fetching docker-compose $COMPOSE_VERSION (trixie) for the lab image"
+# beside the docker CLI; Debian 12 has only 1.29, in Python; trixie's 2.26 is one Go binary
+# that needs only libc, but installing it would bring trixie's docker-cli and remove the
+# engine's docker.io), and Debian 12's docker-registry for baeum/registry (the students'
+# push and pull; installed, it would start a registry of its own on the host).
+keep_from_deb() {  # package version path-in-package
+  local kept=/var/cache/baeum/$1/$2/$(basename "$3") work
+  [ -x "$kept" ] && return
+  echo "fetching $1 $2 for the lab images"
   work=$(mktemp -d)
-  (cd "$work" && apt-get download -qq "docker-compose=$COMPOSE_VERSION" 2>/dev/null ||
-    { apt-get update -qq && apt-get download -qq "docker-compose=$COMPOSE_VERSION"; })
-  dpkg-deb -x "$work"/docker-compose_*.deb "$work/x"
-  mkdir -p "$(dirname "$compose")"
-  install -m 0755 "$work/x/usr/libexec/docker/cli-plugins/docker-compose" "$compose"
+  (cd "$work" && { apt-get download -qq "$1=$2" 2>/dev/null ||
+    { apt-get update -qq && apt-get download -qq "$1=$2"; }; })
+  dpkg-deb -x "$work/$1_"*.deb "$work/x"
+  mkdir -p "$(dirname "$kept")"
+  install -m 0755 "$work/x/$3" "$kept"
   rm -rf "$work"
-fi
+}
+keep_from_deb docker-compose 2.26.1-4 usr/libexec/docker/cli-plugins/docker-compose
+keep_from_deb docker-registry 2.8.2+ds1-1 usr/bin/docker-registry
 bash "$(dirname "$0")/stale-docker-bridges.sh"

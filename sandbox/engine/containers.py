@@ -14,6 +14,7 @@ import docker
 import requests
 from django.conf import settings
 from docker.errors import APIError, NotFound
+from docker.types import Ulimit
 from docker.utils.socket import frames_iter
 
 from sandbox.engine.client import call
@@ -80,6 +81,39 @@ def create_container(spec: ContainerSpec) -> str:
             **hardening(spec.memory, spec.network, spec.workspace_bytes),
         )
         return container.id
+
+
+def run_service(
+    name: str, image: str, network: str, run_id: str, port: int, workspace_bytes: int
+) -> int:
+    """The project's own service container `name` (no student input runs in it), started if it
+    is not running, under the hardening profile on `network` with a /work of
+    `workspace_bytes`, its `port` published on the host's 127.0.0.1 alone, at a port the engine
+    picks: which is returned. One file may fill its /work (a registry's blob is one file): the
+    profile's `fsize` limit is raised to the tmpfs's size, which caps it anyway."""
+    options = hardening(None, network, workspace_bytes)
+    options["ulimits"] = [
+        limit
+        if limit.name != "fsize"
+        else Ulimit(name="fsize", soft=workspace_bytes, hard=workspace_bytes)
+        for limit in options["ulimits"]
+    ]
+    with call() as client:
+        try:
+            container = client.containers.get(name)
+        except NotFound:
+            container = client.containers.create(
+                image,
+                name=name,
+                labels=object_labels(run_id),
+                detach=True,
+                ports={f"{port}/tcp": ("127.0.0.1", None)},
+                **options,
+            )
+        if container.status != "running":
+            container.start()
+        container.reload()
+        return int(container.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"])
 
 
 def ensure_volume(name: str, labels: dict[str, str] | None = None) -> None:

@@ -299,15 +299,17 @@ async def _relayed(
 ) -> bool:
     transform = shown.REWRITTEN.get(found.name)
     # Images are named apart from containers, networks and volumes (docker_images).
-    prefix = images.image_prefix(gate) if found.name.startswith("images.") else gate.prefix
+    prefix: object = (
+        images.shown_prefixes(gate) if found.name.startswith("images.") else gate.prefix
+    )
     # The student's name of a container being made (`docker run --name web1`), for the record.
     name = (parse_qs(urlsplit(forward.path).query).get("name") or [""])[0].removeprefix(gate.prefix)
 
     def rewrite(status: int, body: bytes) -> bytes:
         if status >= 400:  # the engine's words, with the student's own names
-            return body.replace(gate.prefix.encode(), b"").replace(
-                images.image_prefix(gate).encode(), b""
-            )
+            for engine_prefix, shown_prefix in images.shown_prefixes(gate).items():
+                body = body.replace(engine_prefix.encode(), shown_prefix.encode())
+            return body.replace(gate.prefix.encode(), b"")
         if transform is None or not body:
             return body
         answer = transform(prefix, json.loads(body))
@@ -317,7 +319,8 @@ async def _relayed(
             gate.names[str(answer["Id"])] = name
         return json.dumps(answer).encode()
 
-    each = images.shown_stream(gate) if found.name == "images.build" else None
+    streamed = {"images.build", "images.push", "images.pull"}
+    each = images.shown_stream(gate) if found.name in streamed else None
     return await relay.relay(
         client, writer, reader, forward, upgrade, rewrite, whole=transform is not None, each=each
     )
@@ -339,6 +342,8 @@ async def _forwarded(
         wanted = (params.get("fromImage") or [""])[0]
         if tag := (params.get("tag") or [""])[0]:
             wanted = f"{wanted}:{tag}"
+        if wanted.startswith(images.IN_REGISTRY):
+            return await images.pull(gate, wanted, version)
         if await images.local_image(gate, wanted):
             return Answer(200, {"status": f"{wanted}: 이 서버의 선반에 이미 있어요"})
         shelf = ", ".join(sorted(SHELF))
@@ -353,6 +358,8 @@ async def _forwarded(
         return await images.image_call(gate, found.name, found.ref, version, query)
     if found.name == "images.build":
         return await images.build(gate, version, query, body)
+    if found.name == "images.push":
+        return await images.push(gate, found.ref, version, query)
     if found.name == "info":
         return Answer(200, await _info(gate))
     if found.name in LISTED:

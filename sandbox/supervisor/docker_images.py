@@ -17,6 +17,7 @@ names they type; `docker build` judged as the build lab judges a Dockerfile; tag
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import re
@@ -31,6 +32,7 @@ from django.conf import settings
 from sandbox import dockerfile_rules, engine
 from sandbox.engine.profile import BUILD_LIMITS
 from sandbox.supervisor import docker_policy as policy
+from sandbox.supervisor import docker_registry
 from sandbox.supervisor.docker_relay import Answer, Forward
 
 if TYPE_CHECKING:
@@ -41,7 +43,10 @@ MAX_CONTEXT_FILES = 200
 MAX_DOCKERFILE_BYTES = 8 * 1024
 FILE_BYTES = 16 * 2**20  # what one file a RUN step writes may grow to (the `fsize` limit)
 # A repository as a student names it (`myapp`, `me/myapp`) and a tag.
-REPOSITORY = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)?")
+REPOSITORY = re.compile(
+    r"(?:localhost:5000/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)?"
+)
+IN_REGISTRY = docker_registry.SHOWN + "/"  # `localhost:5000/myapp`: pushed and pulled
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 # The build API's options a student may set (the gate sets the rest itself).
 BUILD_OPTIONS = {
@@ -59,9 +64,34 @@ BUILD_OPTIONS = {
 UNSET = {"", "0", "false", "null", "{}", "[]", "default"}
 
 
-def image_prefix(gate: Gate) -> str:
+def _owner_path(gate: Gate) -> str:
     namespace = re.sub(r"[^a-z0-9]+", "-", settings.SANDBOX_NAMESPACE.lower()).strip("-")[:40]
-    return f"baeum-docker/{namespace}-u{gate.owner_id}/"
+    return f"{namespace}-u{gate.owner_id}"
+
+
+def image_prefix(gate: Gate) -> str:
+    return f"baeum-docker/{_owner_path(gate)}/"
+
+
+def _registry_prefix(gate: Gate, address: str) -> str:
+    return f"{address}/{_owner_path(gate)}/"
+
+
+def shown_prefixes(gate: Gate) -> dict[str, str]:
+    """The engine's prefixes of the student's images → what the student sees instead."""
+    prefixes = {image_prefix(gate): ""}
+    if address := docker_registry.known_address():
+        prefixes[_registry_prefix(gate, address)] = IN_REGISTRY
+    return prefixes
+
+
+async def engine_name(gate: Gate, repository: str, tag: str) -> str:
+    """The engine's name of the student's `repository:tag` (split() read it): under their
+    prefix, or in the registry under their path (which starts the registry if need be)."""
+    if repository.startswith(IN_REGISTRY):
+        address = await docker_registry.address()
+        return f"{_registry_prefix(gate, address)}{repository.removeprefix(IN_REGISTRY)}:{tag}"
+    return f"{image_prefix(gate)}{repository}:{tag}"
 
 
 def split(reference: str) -> tuple[str, str]:
@@ -80,13 +110,14 @@ def split(reference: str) -> tuple[str, str]:
 
 async def own_tags(gate: Gate) -> dict[str, str]:
     """The student's own tags (`myapp:v1`) → the engine's image id."""
-    prefix = image_prefix(gate)
+    prefixes = shown_prefixes(gate)
     async with gate.engine_calls:
         images = await asyncio.to_thread(engine.images_labelled, *gate.label_filters())
     return {
-        tag.removeprefix(prefix): image["Id"]
+        shown + tag.removeprefix(prefix): image["Id"]
         for image in images
         for tag in image.get("RepoTags") or []
+        for prefix, shown in prefixes.items()
         if tag.startswith(prefix)
     }
 
@@ -102,7 +133,7 @@ async def local_image(gate: Gate, reference: str) -> str | None:
     except policy.Refused:
         return None
     if f"{repository}:{tag}" in await own_tags(gate):
-        return f"{image_prefix(gate)}{repository}:{tag}"
+        return await engine_name(gate, repository, tag)
     return None
 
 
@@ -137,8 +168,46 @@ async def image_call(
         raise policy.Refused(
             "선반 이미지에는 태그를 붙일 수 없어요. FROM으로 새 이미지를 만들어요.", 409
         )
-    target = urlencode({"repo": image_prefix(gate) + repository, "tag": tag})
+    engine_repository, _, engine_tag = (await engine_name(gate, repository, tag)).rpartition(":")
+    target = urlencode({"repo": engine_repository, "tag": engine_tag})
     return Forward("POST", f"{version}/images/{quote(local, safe='')}/tag?{target}")
+
+
+# The engine reads a push's or pull's credentials from this header: none (the registry has no
+# auth; see docker_registry).
+NO_AUTH = (("X-Registry-Auth", base64.urlsafe_b64encode(b"{}").decode()),)
+
+
+def _registry_only(reference: str) -> policy.Refused:
+    return policy.Refused(
+        f"{reference}: 이 서버의 레지스트리는 {docker_registry.SHOWN}이에요. "
+        f"`docker tag myapp:v1 {IN_REGISTRY}myapp:v1` 다음 "
+        f"`docker push {IN_REGISTRY}myapp:v1`로 올려요.",
+    )
+
+
+async def push(gate: Gate, reference: str, version: str, query: str) -> Forward | Answer:
+    """`docker push localhost:5000/myapp:v1`: one of the student's own tags, to their path in
+    the deployment's registry (the engine pushes; its progress is the student's to read)."""
+    tag = (parse_qs(query).get("tag") or ["latest"])[0]
+    repository, tag = split(f"{reference}:{tag}")
+    if not repository.startswith(IN_REGISTRY):
+        raise _registry_only(reference)
+    if f"{repository}:{tag}" not in await own_tags(gate):
+        message = f"An image does not exist locally with the tag: {reference}"
+        return Answer(404, {"message": message})
+    engine_repository, _, engine_tag = (await engine_name(gate, repository, tag)).rpartition(":")
+    where = quote(engine_repository, safe="")
+    target = f"{version}/images/{where}/push?{urlencode({'tag': engine_tag})}"
+    return Forward("POST", target, headers=NO_AUTH)
+
+
+async def pull(gate: Gate, reference: str, version: str) -> Forward:
+    """`docker pull localhost:5000/myapp:v1`: from the student's path in the registry."""
+    repository, tag = split(reference)
+    engine_repository, _, engine_tag = (await engine_name(gate, repository, tag)).rpartition(":")
+    query = urlencode({"fromImage": engine_repository, "tag": engine_tag})
+    return Forward("POST", f"{version}/images/create?{query}", headers=NO_AUTH)
 
 
 # --- docker build ---------------------------------------------------------------------------
@@ -253,13 +322,12 @@ async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
             "`docker images`로 보고 `docker rmi`로 지운 다음 다시 해 보세요.",
             409,
         )
-    prefix = image_prefix(gate)
     names = dict(policy.SHELF)
     names.update({f"{name}:latest": local for name, local in policy.SHELF.items()})
-    names.update({tag: prefix + tag for tag in own})
-    names.update(
-        {tag.removesuffix(":latest"): prefix + tag for tag in own if tag.endswith(":latest")}
-    )
+    for tag in own:
+        names[tag] = await engine_name(gate, *split(tag))
+        if tag.endswith(":latest"):
+            names[tag.removesuffix(":latest")] = names[tag]
     given = _build_args((params.get("buildargs") or ["{}"])[0])
     try:
         dockerfile_rules.check(text, set(names), given)
@@ -277,7 +345,7 @@ async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
     }
     forwarded: dict[str, str | list[str]] = {
         "dockerfile": where,
-        "t": [f"{prefix}{repository}:{tag}" for repository, tag in tags],
+        "t": [await engine_name(gate, repository, tag) for repository, tag in tags],
         "rm": "1",
         "forcerm": "1",
         "pull": "0",
@@ -343,7 +411,7 @@ def shown_stream(gate: Gate) -> Callable[[bytes], bytes]:
     """A build's progress as the student reads it: their names and the shelf's, and none of the
     LABEL steps the builder adds for the gate's labels (counted out of `Step n/N` too). The
     engine sends one JSON object a line; a line cut between two pieces waits for the next."""
-    prefix = image_prefix(gate).encode()
+    prefixes = [(engine.encode(), shown.encode()) for engine, shown in shown_prefixes(gate).items()]
     shelf = [(local.encode(), name.encode()) for name, local in policy.SHELF.items()]
     pending = bytearray()
     hiding = False
@@ -365,9 +433,9 @@ def shown_stream(gate: Gate) -> Callable[[bytes], bytes]:
             if hiding:
                 return None
             line = json.dumps(message).encode()
-        for local, name in shelf:
+        for local, name in [*prefixes, *shelf]:
             line = line.replace(local, name)
-        return line.replace(prefix, b"")
+        return line
 
     def shown(chunk: bytes) -> bytes:
         pending.extend(chunk)

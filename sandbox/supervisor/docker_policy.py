@@ -52,6 +52,7 @@ ENDPOINTS: dict[tuple[str, str], str] = {
     ("GET", "/images/{image}/json"): "images.inspect",
     ("GET", "/images/{image}/history"): "images.history",
     ("POST", "/images/{image}/tag"): "images.tag",
+    ("POST", "/images/{image}/push"): "images.push",
     ("DELETE", "/images/{image}"): "images.remove",
     ("POST", "/build"): "images.build",
     ("GET", "/networks"): "networks.list",

@@ -28,6 +28,7 @@ class Forward:
     path: str  # with the query
     body: bytes = b""
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()  # the gate's own (a push's X-Registry-Auth)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ async def relay(
         headers = [("Host", "docker"), ("Content-Length", str(len(forward.body)))]
         if forward.body:
             headers.append(("Content-Type", forward.content_type))
+        headers += forward.headers
         headers += (
             [("Connection", "Upgrade"), ("Upgrade", "tcp")]
             if upgrade

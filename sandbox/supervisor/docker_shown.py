@@ -5,7 +5,7 @@ decoded answer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sandbox.supervisor.docker_policy import SHOWN
@@ -88,19 +88,21 @@ def _shown_labels(labels: dict | None) -> dict:
     return {k: v for k, v in (labels or {}).items() if not k.startswith("baeum.")}
 
 
-def _tags(prefix: str, tags: list | None) -> list[str]:
-    """An image's tags a student may see: the shelf's names, and their own without the prefix
-    (`prefix`: docker_images.image_prefix); anybody else's are not there."""
+def _tags(prefixes: Mapping[str, str], tags: list | None) -> list[str]:
+    """An image's tags a student may see: the shelf's names, and their own as they name them
+    (`prefixes`: docker_images.shown_prefixes, the engine's prefix → theirs); anybody else's
+    are not there."""
     shown = []
     for tag in tags or []:
         if tag in SHOWN:
             shown.append(SHOWN[tag] + ":latest")
-        elif tag.startswith(prefix):
-            shown.append(tag.removeprefix(prefix))
+        for prefix, instead in prefixes.items():
+            if tag.startswith(prefix):
+                shown.append(instead + tag.removeprefix(prefix))
     return shown
 
 
-def _images(prefix: str, images: list) -> list:
+def _images(prefix: Mapping[str, str], images: list) -> list:
     """`docker images`: the shelf and the student's own."""
     kept = []
     for image in images:
@@ -128,7 +130,7 @@ def _version(prefix: str, version: dict) -> dict:
     return {**shown, "Components": [engine_part], "Platform": {"Name": "배움 실습 서버"}}
 
 
-def _image(prefix: str, image: dict) -> dict:
+def _image(prefix: Mapping[str, str], image: dict) -> dict:
     image["RepoTags"] = _tags(prefix, image.get("RepoTags"))
     image["RepoDigests"] = []
     image.pop("GraphDriver", None)
@@ -138,25 +140,31 @@ def _image(prefix: str, image: dict) -> dict:
     return image
 
 
-def _history(prefix: str, layers: list) -> list:
+def _history(prefix: Mapping[str, str], layers: list) -> list:
     """`docker history`: the student's steps and the base's, not the project's labels."""
     layers = [layer for layer in layers if "LABEL baeum." not in str(layer.get("CreatedBy"))]
     for layer in layers:
         layer["Tags"] = _tags(prefix, layer.get("Tags"))
         created_by = str(layer.get("CreatedBy") or "")
-        for local, name in SHOWN.items():
+        for local, name in [*SHOWN.items(), *prefix.items()]:
             created_by = created_by.replace(local, name)
-        layer["CreatedBy"] = created_by.replace(prefix, "")
+        layer["CreatedBy"] = created_by
     return layers
 
 
-def _removed(prefix: str, removed: list) -> list:
+def _removed(prefixes: Mapping[str, str], removed: list) -> list:
     """`docker rmi`: what went, by the student's names (layers by id, as the engine says)."""
-    return [{key: value.removeprefix(prefix) for key, value in item.items()} for item in removed]
+    for item in removed:
+        for key, value in item.items():
+            for prefix, instead in prefixes.items():
+                if str(value).startswith(prefix):
+                    item[key] = instead + str(value).removeprefix(prefix)
+    return removed
 
 
 # By endpoint (docker_policy.ENDPOINTS): how its answer is shown to the student.
-REWRITTEN: dict[str, Callable[[str, Any], object]] = {
+# Images take the prefixes of docker_images.shown_prefixes, the rest the name prefix.
+REWRITTEN: dict[str, Callable[[Any, Any], object]] = {
     "containers.list": _list,
     "containers.inspect": _inspected,
     "images.list": _images,

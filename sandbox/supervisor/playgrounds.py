@@ -34,7 +34,7 @@ from sandbox import engine, hooks, kube
 from sandbox.api import workspaces as api_workspaces
 from sandbox.api.playgrounds import MAX_INPUT_CHARS, NoPlayground, TooMuchInput, group_name
 from sandbox.models import Playground, Workspace
-from sandbox.supervisor import docker_gate, docker_objects, kube_gate, workspaces
+from sandbox.supervisor import docker_gate, docker_objects, docker_registry, kube_gate, workspaces
 from sandbox.supervisor.pipe import OutputPipe
 from sandbox.supervisor.state import SUPERVISED
 
@@ -536,6 +536,7 @@ async def end_all() -> None:
             await _close(adopted.playground, _("서버가 터미널을 정리했어요."))
     if not SUPERVISED.playgrounds and not SUPERVISED.adopted:
         await asyncio.to_thread(kube_gate.remove_uplink)
+        await asyncio.to_thread(docker_registry.remove)
 
 
 async def save_all() -> None:

@@ -57,7 +57,7 @@ class Supervised:
         """A snapshot, safe from another thread: each collection is copied before it is read
         (the loop may change it meanwhile; what is made after the copy is the reaper's grace
         to spare)."""
-        from sandbox.supervisor import kube_gate, playgrounds  # they import this module
+        from sandbox.supervisor import docker_registry, kube_gate, playgrounds  # import this
 
         runs = list(self.runs.items())
         labs = list(self.labs.values())
@@ -67,6 +67,8 @@ class Supervised:
         terminal_ids = {playgrounds.run_id(playground) for playground in terminals}
         if terminal_ids or kube_gate.opening():
             terminal_ids.add(kube_gate.UPLINK_RUN_ID)  # the gates' uplink
+        if terminal_ids:
+            terminal_ids.add(docker_registry.RUN_ID)  # what their students pushed
         containers = {playground.container_id for playground in terminals}
         for _run_id, live in runs:
             containers.update(live.made.containers)  # warm ones carry their pool's label

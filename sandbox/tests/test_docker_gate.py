@@ -581,3 +581,33 @@ async def test_compose_brings_a_project_up_and_down_through_the_gate(alice, bob)
     down = await sh(alice, "cd proj && docker compose down -v", timeout=120)
     assert down.exit_code == 0, down.output
     assert mine(alice) == [] and own_networks(alice) == [] and own_volumes(alice) == []
+
+
+async def test_a_student_pushes_to_the_registry_and_pulls_back_their_own(alice, bob):
+    from sandbox.supervisor import docker_registry
+
+    if not docker_registry.available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("no baeum/registry: prepare-machine keeps docker-registry's binary")
+        pytest.skip("no docker-registry binary here: bash scripts/prepare-machine.sh")
+    assert (await sh(alice, DOCKERFILE)).exit_code == 0
+    assert (await sh(alice, "cd app && docker build -q -t myapp:v1 .", timeout=180)).exit_code == 0
+    tagged = await sh(alice, "docker tag myapp:v1 localhost:5000/myapp:v1")
+    assert tagged.exit_code == 0, tagged.output
+    pushed = await sh(alice, "docker push localhost:5000/myapp:v1", timeout=120)
+    assert pushed.exit_code == 0 and "v1: digest: sha256:" in pushed.output, pushed.output
+    assert "127.0.0.1" not in pushed.output and "baeum" not in pushed.output, pushed.output
+    removed = await sh(alice, "docker rmi localhost:5000/myapp:v1 myapp:v1")
+    assert removed.exit_code == 0, removed.output
+    pulled = await sh(alice, "docker pull localhost:5000/myapp:v1", timeout=120)
+    assert pulled.exit_code == 0, pulled.output
+    ran = await sh(alice, "docker run --rm localhost:5000/myapp:v1")
+    assert ran.output.strip() == "built-by-alice", ran.output
+    listed = await sh(alice, "docker images --format '{{.Repository}}:{{.Tag}}'")
+    assert "localhost:5000/myapp:v1" in listed.output.split(), listed.output
+    # Bob's localhost:5000 is his own path: alice's image is not there.
+    theirs = await sh(bob, "docker pull localhost:5000/myapp:v1", timeout=60)
+    assert theirs.exit_code != 0, theirs.output
+    assert "127.0.0.1" not in theirs.output and f"u{alice.id}" not in theirs.output, theirs.output
+    refused = await sh(alice, "docker push myapp:v1")
+    assert refused.exit_code != 0 and "localhost:5000" in refused.output, refused.output

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             self.stderr.write(hint)
             return
         try:
-            for tag in images.LAB_IMAGES:
+            for tag in [*images.LAB_IMAGES, *images.service_images()]:
                 if if_missing and images.up_to_date(tag):
                     self.stdout.write(f"{tag}: up to date")
                     continue
