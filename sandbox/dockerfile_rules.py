@@ -113,6 +113,8 @@ def check(text: str, lab_images: set[str], build_args: dict[str, str] | None = N
             _check_id(_one(command, stage.scope(), where), where, "USER")
         elif word == "COPY":
             _check_copy(flags, stage.scope(), stages, lab_images, where)
+        elif word == "LABEL":
+            _check_labels(command, stage.scope(), where)
 
 
 _REFUSALS = {
@@ -215,6 +217,18 @@ def _check_copy(flags, env, stages: list[Stage], lab_images: set[str], where: st
                 _(
                     "{where}: --chmod에는 setuid·setgid 비트가 없는 8진수 권한만 쓸 수 "
                     "있어요(예: 755)."
+                ).format(where=where)
+            )
+
+
+def _check_labels(command, env, where: str) -> None:
+    """The project's own labels (baeum.*) say whose an image and its containers are: the
+    project gives them, a Dockerfile may not."""
+    for key in command.value[::2]:
+        if _evaluate(key, env, where).lower().startswith("baeum."):
+            raise Refused(
+                _(
+                    "{where}: baeum.으로 시작하는 LABEL은 이 서버가 붙이는 것이라 쓸 수 없어요."
                 ).format(where=where)
             )
 

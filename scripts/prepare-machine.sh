@@ -83,4 +83,12 @@ keep_from_deb() {  # package version path-in-package
 }
 keep_from_deb docker-compose 2.26.1-4 usr/libexec/docker/cli-plugins/docker-compose
 keep_from_deb docker-registry 2.8.2+ds1-1 usr/bin/docker-registry
+# The docker CLI's builds run their RUN steps under one cgroup parent (sandbox/engine/profile.py,
+# BUILD_CGROUP) whose pids and memory limits are all of theirs together: the build API has no
+# pids limit of its own. cgroup v1 (this machine's); the gate refuses builds where it is missing.
+if [ -d /sys/fs/cgroup/pids ] && [ -d /sys/fs/cgroup/memory ]; then
+  mkdir -p /sys/fs/cgroup/pids/baeum-builds /sys/fs/cgroup/memory/baeum-builds
+  echo 512 >/sys/fs/cgroup/pids/baeum-builds/pids.max
+  echo $((1024 * 1024 * 1024)) >/sys/fs/cgroup/memory/baeum-builds/memory.limit_in_bytes
+fi
 bash "$(dirname "$0")/stale-docker-bridges.sh"

@@ -242,6 +242,8 @@ SANDBOX_DOCKER_MAX_NETWORKS = envint("SANDBOX_DOCKER_MAX_NETWORKS", 3)
 SANDBOX_DOCKER_MAX_VOLUMES = envint("SANDBOX_DOCKER_MAX_VOLUMES", 3)
 # Images a student may build with it (each tag counted once per image).
 SANDBOX_DOCKER_MAX_IMAGES = envint("SANDBOX_DOCKER_MAX_IMAGES", 5)
+# Builds through the docker CLI at once, in all (each student one at a time).
+SANDBOX_DOCKER_BUILDS = envint("SANDBOX_DOCKER_BUILDS", 2)
 SANDBOX_DOCKER_SUBNETS = os.environ.get("SANDBOX_DOCKER_SUBNETS", "10.151.0.0/16")
 # A student's namespace (and their pods) is deleted after this long without a terminal open.
 SANDBOX_KUBE_IDLE_SECONDS = envint("SANDBOX_KUBE_IDLE_SECONDS", 2 * 3600)

@@ -38,6 +38,7 @@ from sandbox.engine.containers import (
 from sandbox.engine.images import (
     build_image,
     build_stream,
+    end_build_steps,
     image_exists,
     image_history,
     image_info,
@@ -61,11 +62,13 @@ from sandbox.engine.networks import (
     remove_network,
 )
 from sandbox.engine.profile import (
+    BUILD_CGROUP,
     BUILD_LIMITS,
     RUN_LABEL,
     SANDBOX_LABEL,
     WORKDIR,
     WORKSPACE_INODES,
+    build_cgroup_ready,
     hardening,
     parse_bytes,
 )
@@ -84,6 +87,8 @@ from sandbox.engine.swarm import (
 from sandbox.errors import EngineError, EngineUnavailable
 
 __all__ = [
+    "BUILD_CGROUP",
+    "build_cgroup_ready",
     "BUILD_LIMITS",
     "RUN_LABEL",
     "SANDBOX_LABEL",
@@ -105,6 +110,7 @@ __all__ = [
     "bridge_device",
     "build_image",
     "build_stream",
+    "end_build_steps",
     "connect_network",
     "create_container",
     "create_lab_network",

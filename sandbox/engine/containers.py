@@ -248,7 +248,8 @@ def kill(container_id: str) -> None:
 def remove(container_id: str) -> None:
     with call() as client:
         try:
-            client.api.remove_container(container_id, force=True)
+            # v: the anonymous volumes an image's VOLUME made go too (a named one never does).
+            client.api.remove_container(container_id, force=True, v=True)
         except NotFound:
             pass
         except APIError as error:

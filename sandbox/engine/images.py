@@ -5,14 +5,16 @@ their history, tags and removal.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from contextlib import suppress
+from pathlib import Path
 
 from django.conf import settings
-from docker.errors import ImageNotFound, NotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 
 from sandbox.engine.client import call
-from sandbox.engine.profile import BUILD_LIMITS
+from sandbox.engine.profile import BUILD_LIMITS, CGROUPS
 
 
 def image_exists(tag: str) -> bool:
@@ -96,3 +98,27 @@ def remove_image_forced(reference: str) -> None:
     """Remove an image and every tag of it (a terminal's end takes its student's images)."""
     with call() as client, suppress(NotFound):
         client.api.remove_image(reference, force=True)
+
+
+def end_build_steps(cgroup: str, settle_seconds: float = 2.0, at_most: float = 30.0) -> int:
+    """Kill what a cancelled build still runs (blocking): the engine's classic builder goes on
+    with a build whose client has gone, so every container in the build's own cgroup (under
+    BUILD_CGROUP, on the local engine's host) is killed until none has come for
+    `settle_seconds`; then the build's cgroup folders go. Returns how many were killed."""
+    pids = Path(CGROUPS) / "pids" / cgroup.lstrip("/")
+    killed, quiet_since, began = 0, time.monotonic(), time.monotonic()
+    while time.monotonic() - began < at_most:
+        steps = [step.name for step in pids.iterdir() if step.is_dir()] if pids.is_dir() else []
+        for step in steps:
+            with call() as client, suppress(APIError, NotFound):
+                client.api.kill(step)
+                killed += 1
+        if steps:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settle_seconds:
+            break
+        time.sleep(0.25)
+    for controller in Path(CGROUPS).iterdir():
+        with suppress(OSError):
+            (controller / cgroup.lstrip("/")).rmdir()
+    return killed

@@ -152,4 +152,22 @@ VOLUME_OPTIONS = {
 
 # Builds of students' Dockerfiles: the legacy builder's RUN containers get no network and these
 # limits (the build API accepts no more: the base images' non-root USER does the rest).
+# The cgroup parent of the Docker CLI's builds (docker_images): its pids and memory limits are
+# the builds' together, set by scripts/prepare-machine.sh on the engine's host (cgroup v1).
+BUILD_CGROUP = "/baeum-builds"
+BUILD_CGROUP_PIDS = "/sys/fs/cgroup/pids/baeum-builds/pids.max"
+
+
+CGROUPS = "/sys/fs/cgroup"
+
+
+def build_cgroup_ready() -> bool:
+    """Whether the builds' cgroup has its pids limit here (the local engine's host)."""
+    try:
+        with open(BUILD_CGROUP_PIDS) as limit:
+            return limit.read().strip() != "max"
+    except OSError:
+        return False
+
+
 BUILD_LIMITS = {"memory": 256 * 2**20, "memswap": 256 * 2**20, "cpushares": 512}

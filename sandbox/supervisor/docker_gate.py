@@ -90,6 +90,8 @@ class Gate:
     engine_calls: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(MAX_ENGINE_CALLS)
     )
+    building: asyncio.Lock = field(default_factory=asyncio.Lock)  # one build at a time
+    build_cgroup: str | None = None  # the build's own (docker_images.gate_build_cgroup)
     # What docker_audit keeps: calls recorded, the containers last seen, its background work,
     # and the student's names of the containers made through this gate, by engine id.
     names: dict[str, str] = field(default_factory=dict)
@@ -116,7 +118,8 @@ class Gate:
     def label_filters(self) -> list[str]:
         """What everything this student made through a gate carries (in this deployment)."""
         namespace = f"{engine.SANDBOX_LABEL}={settings.SANDBOX_NAMESPACE}"
-        return [namespace, self.owner_filter(), f"{VIA_LABEL}={VIA}"]
+        run = f"{engine.RUN_LABEL}={self.run_id}"  # this terminal's: all of it goes with it
+        return [namespace, run, self.owner_filter(), f"{VIA_LABEL}={VIA}"]
 
     async def own_containers(self) -> list[engine.LabelledContainer]:
         """The containers this student made through a gate (theirs alone, in this deployment)."""
@@ -232,10 +235,14 @@ async def _answer(
     body: bytes,
 ) -> bool:
     """Answer one request; True when the connection was upgraded (and is over)."""
-    target = urlsplit(request.target.decode("latin-1"))
     method = request.method.decode()
-    said = f"{method} {target.path}"  # what it was, for the record, until it is known better
+    said = method  # what it was, for the record, until it is known better
     try:
+        try:
+            target = urlsplit(request.target.decode("latin-1"))
+        except ValueError as error:
+            raise policy.Refused("요청의 주소를 읽을 수 없어요.", 400) from error
+        said = f"{method} {target.path}"
         found = policy.route(method, target.path)
         said = audit.summary(found, target.query, body, gate.names) or ""
         try:
@@ -247,7 +254,7 @@ async def _answer(
             audit.record(gate, said)
         return upgraded
     except policy.Refused as refused:
-        audit.record(gate, f"{said or target.path} — {refused}", refused=True)
+        audit.record(gate, f"{said or method} — {refused}", refused=True)
         await relay.send_json(client, writer, refused.status, {"message": f"배움: {refused}"})
         return False
 
@@ -264,6 +271,15 @@ async def _answer_found(
     target = urlsplit(request.target.decode("latin-1"))
     method = request.method.decode()
     try:
+        if found.name == "images.build":  # one build at a time a student, from its checks on
+            if gate.building.locked():
+                raise policy.Refused("이미 빌드 중이에요. 끝나면 다시 빌드해 보세요.", 409)
+            async with gate.building:
+                forward = await _forwarded(gate, found, method, target.path, target.query, body)
+                if isinstance(forward, Answer):
+                    await relay.send_json(client, writer, forward.status, forward.body)
+                    return False
+                return await _relayed(gate, client, writer, reader, found, forward, False)
         if found.name == "containers.create":
             async with gate.creating:  # the quota's count and the engine's create, together
                 forward = await _forwarded(gate, found, method, target.path, target.query, body)
@@ -272,10 +288,15 @@ async def _answer_found(
                     return False
                 return await _relayed(gate, client, writer, reader, found, forward, False)
         forward = await _forwarded(gate, found, method, target.path, target.query, body)
-    except (ValueError, AttributeError, TypeError):  # a body that is not the JSON it should be
+    except (ValueError, AttributeError, TypeError, KeyError):  # a body not the JSON it should be
         await relay.send_json(
             client, writer, 400, {"message": "배움: 요청의 내용을 읽을 수 없어요."}
         )
+        return False
+    except engine.EngineError as error:  # the engine refused what the gate asked of it itself
+        log.warning("docker gate of %s: the engine refused (%s)", gate.run_id, error)
+        message = "배움: 도커 엔진이 이 요청을 처리하지 못했어요. 잠시 후 다시 해 보세요."
+        await relay.send_json(client, writer, 500, {"message": message})
         return False
     except engine.EngineUnavailable:
         message = "배움: 도커 엔진에 연결할 수 없어요. 잠시 후 다시 해 보세요."
@@ -321,9 +342,28 @@ async def _relayed(
 
     streamed = {"images.build", "images.push", "images.pull"}
     each = images.shown_stream(gate) if found.name in streamed else None
-    return await relay.relay(
-        client, writer, reader, forward, upgrade, rewrite, whole=transform is not None, each=each
-    )
+    if found.name != "images.build":
+        return await relay.relay(
+            client, writer, reader, forward, upgrade, rewrite, transform is not None, each
+        )
+    # A few builds at a time in all (one a student: _answer_found), each within its time limit.
+    async with images.builds():
+        deadline = asyncio.get_running_loop().time() + settings.SANDBOX_BUILD_SECONDS
+        try:
+            return await relay.relay(
+                client,
+                writer,
+                reader,
+                forward,
+                upgrade,
+                rewrite,
+                False,
+                each,
+                deadline,
+                images.past_deadline(),
+            )
+        finally:
+            audit.in_background(gate, images.end_build(gate, gate.build_cgroup))
 
 
 def _no_such_container(ref: str) -> Answer:
@@ -397,6 +437,13 @@ async def _forwarded(
         return relay.Forward(
             method, f"{version}/containers/{container}{rest}", json.dumps(checked).encode()
         )
+    if found.name in {"containers.stop", "containers.restart"}:
+        params = parse_qs(query)
+        seconds = (params.get("t") or [""])[0]
+        if seconds and not (
+            seconds.lstrip("-").isdigit() and int(seconds) <= policy.MAX_STOP_SECONDS
+        ):
+            raise policy.Refused(f"-t는 {policy.MAX_STOP_SECONDS}초까지만 돼요.", 400)
     return relay.Forward(method, f"{version}/containers/{container}{rest}?{query}", body)
 
 
@@ -451,7 +498,10 @@ async def _create(gate: Gate, version: str, query: str, body: bytes) -> relay.Fo
     if isinstance(joined, Answer):
         return joined
     binds = await objects.binds(gate, policy.asked_mounts(asked))
+    async with gate.engine_calls:
+        declared = (await asyncio.to_thread(engine.image_info, image))["Config"].get("Volumes")
     made = policy.container_create(asked, image, profile, labels, joined, binds)
+    policy.cover_image_volumes(made, list(declared or {}), {bind.split(":")[1] for bind in binds})
     target = f"{version}/containers/create"
     if name:
         target += f"?name={gate.prefix}{name}"

@@ -20,9 +20,13 @@ import asyncio
 import base64
 import io
 import json
+import logging
+import posixpath
 import re
+import secrets
 import tarfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -37,6 +41,8 @@ from sandbox.supervisor.docker_relay import Answer, Forward
 
 if TYPE_CHECKING:
     from sandbox.supervisor.docker_gate import Gate
+
+log = logging.getLogger(__name__)
 
 MAX_CONTEXT_BYTES = 1024 * 1024  # what `docker build .` may send (the CLI's tar of the folder)
 MAX_CONTEXT_FILES = 200
@@ -213,7 +219,7 @@ async def pull(gate: Gate, reference: str, version: str) -> Forward:
 # --- docker build ---------------------------------------------------------------------------
 
 
-def _context(body: bytes) -> tuple[dict[str, bytes], list[tarfile.TarInfo]]:
+def _context(body: bytes) -> dict[str, Entry]:
     """The build context's files, read from the CLI's tar within the caps; Refused otherwise."""
     if len(body) > MAX_CONTEXT_BYTES:
         raise policy.Refused(_too_big(), 413)
@@ -228,20 +234,43 @@ def _context(body: bytes) -> tuple[dict[str, bytes], list[tarfile.TarInfo]]:
         ) from error
 
 
-def _files(archive: tarfile.TarFile) -> tuple[dict[str, bytes], list[tarfile.TarInfo]]:
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a build context, by its one clean path (posixpath.normpath): the engine
+    cleans paths too, so two spellings of one path (`Dockerfile`, `./Dockerfile`, `a//b`)
+    would be one file to it and two to a check that did not."""
+
+    path: str
+    mode: int
+    mtime: float
+    data: bytes | None  # None: a folder
+
+
+def _files(archive: tarfile.TarFile) -> dict[str, Entry]:
     members = archive.getmembers()
     if len(members) > MAX_CONTEXT_FILES:
         raise policy.Refused(f"빌드 컨텍스트의 파일은 {MAX_CONTEXT_FILES}개까지예요.", 413)
-    files, total = {}, 0
+    entries: dict[str, Entry] = {}
+    total = 0
     for member in members:
-        name = member.name.removeprefix("./")
-        if name.startswith("/") or ".." in name.split("/"):
+        path = posixpath.normpath(member.name)
+        if path == "." and member.isdir():
+            continue  # the context's own folder
+        if (
+            path in {".", ""}
+            or path.startswith(("/", "../"))
+            or path == ".."
+            or member.name.rstrip("/") not in {path, f"./{path}"}
+        ):
             raise policy.Refused(f"빌드 컨텍스트의 경로 {member.name}은(는) 쓸 수 없어요.", 400)
+        if path in entries:
+            raise policy.Refused(f"빌드 컨텍스트에 {path}이(가) 두 번 있어요.", 400)
         if member.isdir():
+            entries[path] = Entry(path, member.mode & 0o777, member.mtime, None)
             continue
         if not member.isfile():
             raise policy.Refused(
-                f"빌드 컨텍스트의 {name}: 일반 파일과 폴더만 넣을 수 있어요 "
+                f"빌드 컨텍스트의 {path}: 일반 파일과 폴더만 넣을 수 있어요 "
                 "(링크·장치 파일은 안 돼요).",
                 400,
             )
@@ -249,8 +278,9 @@ def _files(archive: tarfile.TarFile) -> tuple[dict[str, bytes], list[tarfile.Tar
         if total > MAX_CONTEXT_BYTES:
             raise policy.Refused(_too_big(), 413)
         extracted = archive.extractfile(member)
-        files[name] = extracted.read() if extracted else b""
-    return files, [m for m in members if m.isdir() or m.isfile()]
+        data = extracted.read() if extracted else b""
+        entries[path] = Entry(path, member.mode & 0o777, member.mtime, data)
+    return entries
 
 
 def _too_big() -> str:
@@ -285,8 +315,12 @@ def _rewritten(text: str, names: dict[str, str]) -> str:
                 "이미지 이름을 변수 없이 써요.",
                 400,
             )
-        base = words[0]
+        base = words[0].strip("\"'")  # as the judge read it (it took the quotes away)
         if base.lower() not in stages:
+            if base not in names:
+                raise policy.Refused(
+                    f"{command.start_line}번째 줄: FROM {base}을(를) 읽을 수 없어요.", 400
+                )
             words[0] = names[base]
         if len(words) == 3:
             stages.add(words[2].lower())
@@ -304,19 +338,22 @@ async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
         if option == "version" and values == ["1"]:
             continue  # the classic builder (BuildKit's sessions are not on the allow-list)
         raise policy.Refused(f"docker build의 옵션 {option}은(는) 여기서 쓸 수 없어요.")
-    files, members = _context(body)
-    where = (params.get("dockerfile") or ["Dockerfile"])[0].removeprefix("./")
-    if where not in files:
+    entries = _context(body)
+    where = posixpath.normpath((params.get("dockerfile") or ["Dockerfile"])[0])
+    found = entries.get(where)
+    if found is None or found.data is None:
         raise policy.Refused(f"빌드 컨텍스트에 {where}이(가) 없어요.", 400)
-    if len(files[where]) > MAX_DOCKERFILE_BYTES:
+    if len(found.data) > MAX_DOCKERFILE_BYTES:
         raise policy.Refused(f"Dockerfile이 너무 커요({MAX_DOCKERFILE_BYTES}바이트까지).", 413)
     try:
-        text = files[where].decode()
+        text = found.data.decode()
     except UnicodeDecodeError as error:
         raise policy.Refused("Dockerfile은 UTF-8 글이어야 해요.", 400) from error
     tags = [split(tag) for tag in params.get("t") or []]
     own = await own_tags(gate)
-    if len(set(own.values())) >= settings.SANDBOX_DOCKER_MAX_IMAGES and tags:
+    async with gate.engine_calls:  # every image of theirs, tagged or not (`docker build .`)
+        made = await asyncio.to_thread(engine.images_labelled, *gate.label_filters())
+    if len(made) >= settings.SANDBOX_DOCKER_MAX_IMAGES:
         raise policy.Refused(
             f"이미지는 한 사람에 {settings.SANDBOX_DOCKER_MAX_IMAGES}개까지 둘 수 있어요. "
             "`docker images`로 보고 `docker rmi`로 지운 다음 다시 해 보세요.",
@@ -337,8 +374,8 @@ async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
         raise policy.Refused(str(refused), 400) from refused
     except dockerfile.GoParseError as error:
         raise policy.Refused(f"Dockerfile을 읽을 수 없어요: {error}", 400) from error
-    files[where] = rewritten.encode()
-    context = _tar(files, members)
+    entries[where] = Entry(where, found.mode, found.mtime, rewritten.encode())
+    context = _tar(entries)
     labels: dict[str, str] = {
         **policy.own_labels(json.loads((params.get("labels") or ["{}"])[0] or "{}")),
         **gate.labels(),
@@ -354,6 +391,9 @@ async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
         "memswap": str(BUILD_LIMITS["memswap"]),
         "cpushares": str(BUILD_LIMITS["cpushares"]),
         "ulimits": json.dumps([{"Name": "fsize", "Soft": FILE_BYTES, "Hard": FILE_BYTES}]),
+        # Its RUN steps' processes, together with every other build's: the engine's cgroup
+        # parent, whose pids and memory limits prepare-machine set (engine.profile).
+        "cgroupparent": gate_build_cgroup(gate),
         "labels": json.dumps(labels),
         "buildargs": json.dumps(given),
         **{key: params[key][0] for key in ("q", "nocache", "target") if key in params},
@@ -361,6 +401,47 @@ async def build(gate: Gate, version: str, query: str, body: bytes) -> Forward:
     return Forward(
         "POST", f"{version}/build?{urlencode(forwarded, doseq=True)}", context, "application/x-tar"
     )
+
+
+_builds: asyncio.Semaphore | None = None
+
+
+def builds() -> asyncio.Semaphore:
+    """The gates' builds at once, in this process (SANDBOX_DOCKER_BUILDS)."""
+    global _builds
+    if _builds is None:
+        _builds = asyncio.Semaphore(settings.SANDBOX_DOCKER_BUILDS)
+    return _builds
+
+
+def past_deadline() -> bytes:
+    """The line a build past its time limit ends with (its connection to the engine closes, and
+    the build with it)."""
+    message = f"배움: 빌드가 {settings.SANDBOX_BUILD_SECONDS}초를 넘어서 멈췄어요."
+    return json.dumps({"error": message, "errorDetail": {"message": message}}).encode() + b"\n"
+
+
+def gate_build_cgroup(gate: Gate) -> str:
+    """This build's own cgroup, under the builds' parent whose limits it shares (kept on the
+    gate, so what a cancelled build still runs can be found: end_build), or Refused where the
+    limits are not set: a build's processes would otherwise have no pids limit (fail closed)."""
+    if not engine.build_cgroup_ready():
+        raise policy.Refused(
+            "이 서버는 빌드의 프로세스 한도가 준비되지 않아서 빌드할 수 없어요 "
+            "(관리자: bash scripts/prepare-machine.sh)."
+        )
+    gate.build_cgroup = f"{engine.BUILD_CGROUP}/{secrets.token_hex(8)}"
+    return gate.build_cgroup
+
+
+async def end_build(gate: Gate, cgroup: str | None) -> None:
+    """After a build's stream ended, however it ended: what it still runs in its cgroup is
+    killed (the engine goes on with a build whose client has gone, as one past its time limit
+    is). In the background: the student's next build has a cgroup of its own."""
+    if cgroup is not None:
+        killed = await asyncio.to_thread(engine.end_build_steps, cgroup)
+        if killed:
+            log.info("docker gate of %s: %d step(s) of a cut build killed", gate.run_id, killed)
 
 
 def _build_args(text: str) -> dict[str, str]:
@@ -384,22 +465,20 @@ def _build_args(text: str) -> dict[str, str]:
     return checked
 
 
-def _tar(files: dict[str, bytes], members: list[tarfile.TarInfo]) -> bytes:
-    """The context as the engine gets it: the files read, as plain files of uid 0 (the builder
-    gives COPY'd files uid 0 unless --chown says otherwise, as from any context)."""
+def _tar(entries: dict[str, Entry]) -> bytes:
+    """The context as the engine gets it: each clean path once, folders and plain files of uid 0
+    (the builder gives COPY'd files uid 0 unless --chown says otherwise, as from any context)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for member in members:
-            name = member.name.removeprefix("./")
-            info = tarfile.TarInfo(name)
-            info.mtime, info.mode = member.mtime, member.mode & 0o777
-            if member.isdir():
+        for entry in entries.values():
+            info = tarfile.TarInfo(entry.path)
+            info.mtime, info.mode = entry.mtime, entry.mode
+            if entry.data is None:
                 info.type = tarfile.DIRTYPE
                 archive.addfile(info)
                 continue
-            data = files[name]
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+            info.size = len(entry.data)
+            archive.addfile(info, io.BytesIO(entry.data))
     return buffer.getvalue()
 
 

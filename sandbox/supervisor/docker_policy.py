@@ -383,6 +383,8 @@ def container_create(
     # The project's own labels (baeum.*) are the gate's to give: a student's are dropped.
     theirs = {k: v for k, v in (body.get("Labels") or {}).items() if not k.startswith("baeum.")}
     made["Labels"] = {**theirs, **labels}
+    # The image's own health check too: the engine runs it outside the container's limits.
+    made["Healthcheck"] = {"Test": ["NONE"]}
     made["HostConfig"] = {**confined, **{k: host[k] for k in ("AutoRemove",) if k in host}}
     if binds:
         made["HostConfig"]["Binds"] = list(binds)
@@ -392,6 +394,24 @@ def container_create(
             "EndpointsConfig": {joined.network: {"Aliases": list(joined.aliases)}}
         }
     return made
+
+
+# An image's VOLUME would be an anonymous volume on the host's disk, with no cap: each is
+# covered by a tmpfs of this size instead (counted in the container's memory), at most a few.
+IMAGE_VOLUME_TMPFS = "rw,nosuid,nodev,size=16m,nr_inodes=4096,uid=1000,gid=1000,mode=0755"
+MAX_IMAGE_VOLUMES = 4
+
+
+def cover_image_volumes(made: dict, declared: list[str], bound: set[str]) -> None:
+    """Put a capped tmpfs where the image declares a VOLUME (`declared`), but where the
+    student mounts a named volume of their own (`bound`)."""
+    paths = [path for path in declared if path not in bound]
+    if len(paths) > MAX_IMAGE_VOLUMES:
+        raise Refused(f"이 이미지는 VOLUME이 너무 많아요 ({MAX_IMAGE_VOLUMES}개까지).", 400)
+    tmpfs = made["HostConfig"].setdefault("Tmpfs", {}) or {}
+    for path in paths:
+        tmpfs.setdefault(_target(path), IMAGE_VOLUME_TMPFS)
+    made["HostConfig"]["Tmpfs"] = tmpfs
 
 
 # --- Networks and volumes -------------------------------------------------------------------

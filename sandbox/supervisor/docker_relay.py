@@ -89,11 +89,15 @@ async def relay(
     rewrite: Callable[[int, bytes], bytes],
     whole: bool,
     each: Callable[[bytes], bytes] | None = None,
+    deadline: float | None = None,
+    past_deadline: bytes = b"",
 ) -> bool:
     """Send `forward` to the engine and its answer to the CLI; True when the connection was
     upgraded (an attach or exec: relayed both ways, and then over). An answer that is `whole`,
     or an error, is read to its end and passed through `rewrite(status, body)`; any other is
-    streamed as it comes (logs -f, wait, a build's progress), each piece through `each`."""
+    streamed as it comes (logs -f, wait, a build's progress), each piece through `each`; one
+    still streaming at `deadline` (the loop's clock) ends with `past_deadline`, and the engine's
+    connection closes (a build is cancelled with it)."""
     engine_reader, engine_writer = await passthrough.open_api()
     try:
         headers = [("Host", "docker"), ("Content-Length", str(len(forward.body)))]
@@ -147,7 +151,14 @@ async def relay(
             )
         )
         while True:
-            event = await _next(upstream, engine_reader)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    event = await _next(upstream, engine_reader)
+            except TimeoutError:
+                writer.write(client.send(h11.Data(data=past_deadline)) if past_deadline else b"")
+                writer.write(client.send(h11.EndOfMessage()))
+                await writer.drain()
+                return False
             if isinstance(event, h11.Data):
                 data = each(event.data) if each else event.data
                 writer.write(client.send(h11.Data(data=data)))

@@ -60,6 +60,9 @@ def _inspected(prefix: str, container: dict) -> dict:
     # Where the engine keeps things on the host is not the student's to see.
     for internal in ("GraphDriver", "LogPath", "ResolvConfPath", "HostnamePath", "HostsPath"):
         container.pop(internal, None)
+    (container.get("NetworkSettings") or {}).pop("SandboxKey", None)  # the host's netns path
+    if state := container.get("State"):
+        state["Pid"] = 0  # the host's process id
     _hidden_mounts(container.get("Mounts"))
     return _unprefixed(prefix, container)
 

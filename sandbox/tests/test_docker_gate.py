@@ -425,7 +425,11 @@ DOCKERFILE = (
 
 def own_images(user) -> list[str]:
     """The images the student built through a gate, in this deployment."""
-    labels = docker_gate.Gate(user.id, "").label_filters()
+    labels = [
+        f"{engine.SANDBOX_LABEL}={settings.SANDBOX_NAMESPACE}",
+        f"{docker_gate.OWNER_LABEL}={user.id}",
+        f"{docker_gate.VIA_LABEL}={docker_gate.VIA}",
+    ]
     return [tag for image in engine.images_labelled(*labels) for tag in image["RepoTags"] or []]
 
 
@@ -482,6 +486,7 @@ def images_prefix(user) -> str:
         ("FROM busybox\\nUSER 0", "USER"),
         ("ARG B=busybox\\nFROM $B", "변수 없이"),
         ("FROM busybox AS one\\nFROM busybox\\nCOPY --from=busybox /bin/sh /x", "COPY --from"),
+        ("FROM busybox\\nLABEL baeum.via=docker-gate", "LABEL"),
     ],
 )
 async def test_a_build_is_judged_as_the_build_lab_judges_it(alice, dockerfile, named):
@@ -611,3 +616,74 @@ async def test_a_student_pushes_to_the_registry_and_pulls_back_their_own(alice, 
     assert "127.0.0.1" not in theirs.output and f"u{alice.id}" not in theirs.output, theirs.output
     refused = await sh(alice, "docker push myapp:v1")
     assert refused.exit_code != 0 and "localhost:5000" in refused.output, refused.output
+
+
+def dockerfile(folder: str, *lines: str) -> str:
+    """A shell line writing a Dockerfile of `lines` in /work/`folder`."""
+    quoted = " ".join(f"'{line}'" for line in lines)
+    return f"mkdir -p {folder} && cd {folder} && printf '%s\\n' {quoted} > Dockerfile"
+
+
+async def test_an_images_volume_and_health_check_are_the_profiles(alice):
+    made = dockerfile("v", "FROM busybox", "VOLUME /data", "HEALTHCHECK --interval=1s CMD true")
+    assert (await sh(alice, made)).exit_code == 0
+    assert (await sh(alice, "cd v && docker build -q -t vol .", timeout=120)).exit_code == 0
+    ran = await sh(alice, "docker run -d --name w vol sh -c 'echo x > /data/f; sleep 60'")
+    assert ran.exit_code == 0, ran.output
+    info = engine.inspect(mine(alice)[0].id)
+    # No anonymous volume on the host's disk: a capped tmpfs where the image wants one.
+    assert [m for m in info["Mounts"] if m["Type"] == "volume"] == [], info["Mounts"]
+    assert "size=16m" in info["HostConfig"]["Tmpfs"]["/data"]
+    assert info["Config"]["Healthcheck"]["Test"] == ["NONE"]  # never the engine's own loop
+    shown = await sh(
+        alice, "docker inspect w --format '[{{.NetworkSettings.SandboxKey}}] {{.State.Pid}}'"
+    )
+    assert shown.output.strip() == "[] 0", shown.output  # the host's netns path and pid
+
+
+async def test_builds_are_counted_timed_and_run_in_the_builds_cgroup(alice, settings):
+    settings.SANDBOX_DOCKER_MAX_IMAGES = 1
+    assert (
+        await sh(alice, dockerfile("c", "FROM busybox", "RUN cat /proc/self/cgroup"))
+    ).exit_code == 0
+    built = await sh(alice, "cd c && docker build --no-cache -t one .", timeout=120)
+    assert built.exit_code == 0 and "/baeum-builds/" in built.output, built.output
+    untagged = await sh(alice, "cd c && docker build --no-cache .", timeout=60)
+    assert untagged.exit_code != 0 and "1개까지" in untagged.output, untagged.output
+    assert (await sh(alice, "docker rmi one")).exit_code == 0
+    settings.SANDBOX_BUILD_SECONDS = 3
+    assert (await sh(alice, dockerfile("s", "FROM busybox", "RUN sleep 30"))).exit_code == 0
+    slow = await sh(alice, "cd s && docker build --no-cache -t slow .", timeout=60)
+    assert slow.exit_code != 0 and "3초를 넘어서 멈췄어요" in slow.output, slow.output
+    # The engine cancels the build once its connection closes: no RUN step lives on.
+    assert await builds_left_running(timeout=15) == 0
+    assert own_images(alice) == []
+
+
+async def builds_left_running(timeout: float) -> int:
+    """The processes in the builds' cgroup once none are left, or after `timeout`."""
+    current = "/sys/fs/cgroup/pids/baeum-builds/pids.current"
+    for _ in range(int(timeout * 4)):
+        with open(current) as count:
+            left = int(count.read())
+        if left == 0:
+            return 0
+        await asyncio.sleep(0.25)
+    return left
+
+
+async def test_a_second_build_at_once_is_refused(alice, settings):
+    assert (await sh(alice, dockerfile("t", "FROM busybox", "RUN sleep 4"))).exit_code == 0
+    both = await sh(
+        alice,
+        "cd t && (docker build --no-cache -q -t first . >/tmp/first 2>&1 &) && sleep 1.5 && "
+        "docker build --no-cache -t second . ; sleep 4",
+        timeout=120,
+    )
+    assert "이미 빌드 중이에요" in both.output, both.output
+
+
+async def test_a_stop_timeout_past_the_bound_is_refused(alice):
+    assert (await sh(alice, "docker run -d --name s busybox sleep 60")).exit_code == 0
+    long = await sh(alice, "docker stop -t 100000 s")
+    assert long.exit_code != 0 and "30초까지" in long.output, long.output
