@@ -66,7 +66,17 @@ def summary(
     found: policy.Route, query: str, body: bytes, names: dict[str, str] | None = None
 ) -> str | None:
     """The call in the CLI's words, or None for one that only reads (ps, inspect, images …).
-    `names`: the student's names of containers by engine id (`docker run` starts by id)."""
+    `names`: the student's names of containers by engine id (`docker run` starts by id). A body
+    of the wrong shape is the gate's to refuse, not the record's: it is summarized without."""
+    try:
+        return _summary(found, query, body, names)
+    except (AttributeError, TypeError, KeyError, ValueError):
+        return _summary(found, query, b"", names)
+
+
+def _summary(
+    found: policy.Route, query: str, body: bytes, names: dict[str, str] | None
+) -> str | None:
     params = {key: values[0] for key, values in parse_qs(query).items()}
     ref = (names or {}).get(found.ref) or (found.ref[:12] if len(found.ref) == 64 else found.ref)
     found = policy.Route(found.name, found.version, ref, found.exec_id)

@@ -687,3 +687,20 @@ async def test_a_stop_timeout_past_the_bound_is_refused(alice):
     assert (await sh(alice, "docker run -d --name s busybox sleep 60")).exit_code == 0
     long = await sh(alice, "docker stop -t 100000 s")
     assert long.exit_code != 0 and "30초까지" in long.output, long.output
+
+
+async def test_a_body_of_the_wrong_shape_is_answered_in_words(alice):
+    assert (await sh(alice, "true")).exit_code == 0  # the terminal and its gate are up
+    gate = SUPERVISED.docker_gates[alice.id]
+    reader, writer = await asyncio.open_unix_connection(
+        str(docker_gate.folder(gate.run_id) / "docker.sock")
+    )
+    body = b'{"Image": "busybox", "HostConfig": [1]}'
+    writer.write(
+        b"POST /v1.41/containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json"
+        b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    await writer.drain()
+    answer = (await asyncio.wait_for(reader.read(4096), 10)).decode()
+    writer.close()
+    assert answer.startswith("HTTP/1.1 400") and "읽을 수 없어요" in answer, answer
