@@ -8,6 +8,7 @@ Engine measured in the same run on the same machine.
   run's websocket, first output frame — against a live daphne server without and with the warm
   pool;
 - the pool's memory cost, and the server's memory before and after an output flood;
+- the docker CLI in a terminal, through its gate (tools/bench_docker.py);
 - Kubernetes, when a cluster answers (tools/bench_kube.py).
 """
 
@@ -481,8 +482,9 @@ def main() -> None:
             f"| {name} | {raw_median * 1000:.1f} | {median * 1000:.1f} | {p95 * 1000:.1f} "
             f"| {median / raw_median:.2f} |"
         )
-    from tools import bench_kube  # here: it imports this module's helpers
+    from tools import bench_docker, bench_kube  # here: they import this module's helpers
 
+    bench_docker.section()
     bench_kube.section()
 
 
