@@ -3,13 +3,16 @@ may and may not do, what Pod Security refuses, what the quota holds, who reaches
 
 from __future__ import annotations
 
+import os
 import time
+from contextlib import suppress
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from sandbox import kube
+from sandbox import engine, kube
+from sandbox.shelf import SHELF
 
 pytestmark = pytest.mark.kubernetes
 
@@ -167,6 +170,40 @@ def test_a_pod_that_says_nothing_about_security_gets_the_restricted_defaults(stu
         apps.delete_namespaced_deployment("web", alice.name)
     finally:
         core.delete_namespaced_pod("plain", alice.name, grace_period_seconds=0)
+
+
+def test_the_docker_shelf_runs_by_its_familiar_names(students):
+    """`kubectl run py --image=python` as a beginner types it: no tag (so the pull policy would
+    be Always), an image that is only on the node, never on a registry."""
+    if not engine.image_exists(SHELF["python"]):
+        if os.environ.get("CI") == "true":
+            pytest.fail("no shelf: CI runs make shelf before make kubernetes")
+        pytest.skip("no shelf here: make shelf, then make kubernetes")
+    alice, _ = students
+    core = client.CoreV1Api(kube.student_client(ALICE))
+    pod = plain_pod("py", ["python", "-c", "print(6 * 7)"], restart_policy="Never")
+    pod.spec.containers[0].image = "python"
+    made = core.create_namespaced_pod(alice.name, pod)
+    try:
+        assert made.spec.containers[0].image_pull_policy == "IfNotPresent"
+        assert exit_code(core, alice.name, "py") == 0
+        assert core.read_namespaced_pod_log("py", alice.name).strip() == "42"
+        # One that is on no node still fails to pull, as anywhere.
+        missing = plain_pod("missing", ["true"], restart_policy="Never")
+        missing.spec.containers[0].image = "no-such-image-here"
+        core.create_namespaced_pod(alice.name, missing)
+        deadline = time.monotonic() + 60
+        reason = ""
+        while time.monotonic() < deadline and reason not in {"ErrImagePull", "ImagePullBackOff"}:
+            statuses = core.read_namespaced_pod("missing", alice.name).status.container_statuses
+            waiting = statuses and statuses[0].state.waiting
+            reason = waiting.reason if waiting else ""
+            time.sleep(0.5)
+        assert reason in {"ErrImagePull", "ImagePullBackOff"}, reason
+    finally:
+        core.delete_namespaced_pod("py", alice.name, grace_period_seconds=0)
+        with suppress(ApiException):
+            core.delete_namespaced_pod("missing", alice.name, grace_period_seconds=0)
 
 
 def test_a_pod_that_says_it_wants_root_is_judged_as_written(students):
